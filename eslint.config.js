@@ -1,0 +1,39 @@
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-constant-condition': ['error', { checkLoops: false }]
+    }
+  },
+  {
+    // The Raft core is a pure state machine: no I/O, no clock, no randomness (STYLE.md).
+    files: ['src/raft/**/*.ts'],
+    ignores: ['src/raft/storage-level.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'net', 'http', 'level', 'libp2p', '@libp2p/*', '../gitstore/*', '../p2p/*', '../api/*', '../node/*'] }],
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'setImmediate', 'process', 'performance'],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'the Raft core takes time as ticks' },
+        { object: 'Math', property: 'random', message: 'randomness is injected' }]
+    }
+  },
+  {
+    // One-way flow: gitstore, raft and p2p never import each other, nor the layers above them.
+    files: ['src/gitstore/**/*.ts', 'src/p2p/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../raft/*', '../p2p/*', '../gitstore/*', '../api/*', '../node/*', '../cli/*'] }]
+    }
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
+  }
+)
