@@ -114,6 +114,13 @@ export class Raft {
 
   sendAppend (to: NodeId): void { this.maybeSendAppend(to, true) }
 
+  private sendEmptyAppend (to: NodeId, pr: Progress): void {
+    const prevIndex = pr.next - 1
+    const prevTerm = this.log.term(prevIndex)
+    if (prevTerm === undefined) return
+    this.send(message({ type: 'app', from: this.id, to, index: prevIndex, logTerm: prevTerm, commit: this.log.committed }))
+  }
+
   private sendHeartbeat (to: NodeId, context: Uint8Array | null): void {
     const pr = this.trk.progress.get(to)
     if (pr === undefined) return
@@ -497,7 +504,15 @@ export class Raft {
   private handleHeartbeatResponse (m: Message, pr: Progress): void {
     pr.recentActive = true
     pr.probeSent = false
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from)
+    if (pr.match < this.log.lastIndex()) {
+      if (pr.state === 'replicate' && pr.inflights.full()) {
+        // The window may be full of appends that were lost: an empty append at `next` either is acknowledged
+        // (freeing the window) or rejected (dropping back to probe), so replication cannot stall for good.
+        this.sendEmptyAppend(m.from, pr)
+      } else {
+        this.sendAppend(m.from)
+      }
+    }
     if (m.context === null) return
     const acks = this.readOnly.recvAck(m.from, m.context)
     if (acks === undefined) return

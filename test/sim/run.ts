@@ -290,6 +290,15 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
   }
   if (finishedAt < 0 && !violations.some(v => v.kind === 'crash')) {
     const waiting = clients.filter(c => !c.finalDone).map(c => c.name)
+    for (const n of nodes) {
+      const r = n.raw?.raft
+      if (r === undefined) { log(`  ${n.id}: down`); continue }
+      const st = n.raw?.status()
+      log(`  ${n.id}: ${JSON.stringify(st)} first=${r.log.firstIndex()} snap=${n.storage.snapshot().metadata.index}`)
+      if (r.role === 'leader') {
+        for (const [id, pr] of r.trk.progress) log(`    progress ${id}: match=${pr.match} next=${pr.next} state=${pr.state} paused=${pr.isPaused()} inflight=${pr.inflights.count()} active=${pr.recentActive}`)
+      }
+    }
     report('liveness', `no leader or unfinished operations ${livenessTicks} ticks after faults stopped (clients waiting: ${waiting.join(', ')}; leader: ${leaderNode()?.id ?? 'none'})`)
   }
   for (const c of clients) c.abandon()
