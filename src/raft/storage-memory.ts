@@ -47,7 +47,12 @@ export class MemoryStorage implements WritableRaftStorage {
     if (offset > this.ents.length) {
       throw new Error(`missing log entry: last ${this.lastIndex()}, appending at ${fresh[0].index}`)
     }
-    this.ents = this.ents.slice(0, offset).concat(fresh)
+    if (offset === this.ents.length) {
+      // The common case, appending at the end: amortised O(entries appended).
+      for (const e of fresh) this.ents.push(e)
+    } else {
+      this.ents = this.ents.slice(0, offset).concat(fresh)
+    }
   }
 
   applySnapshot (snapshot: Snapshot): void {
