@@ -271,7 +271,11 @@ export class GitConfigStore implements ConfigStore {
     const replay = since === undefined
       ? null
       : async (): Promise<WatchEvent[] | null> => {
-        if (replayAfter === null) replayAfter = await this.seqOfCommitRef(since)
+        if (replayAfter === null) {
+          replayAfter = await this.seqOfCommitRef(since)
+          // `since` may be newer than the index position taken at registration (its index write was in flight).
+          watcher.coverThrough(replayAfter)
+        }
         if (replayAfter >= replayThrough) return null
         const records = await this.index.logRange(replayAfter, replayThrough, watchReplayPageEntriesMax)
         if (records.length === 0) return null
@@ -537,7 +541,7 @@ export class GitConfigStore implements ConfigStore {
     this.indexedHead = record.commit
     if (this.watchers.size > 0) {
       const events: WatchEvent[] = entries.map((e) => ({ key: e.key, op: e.meta.op, value: e.value, commit: record.commit, version: e.meta.version }))
-      for (const w of [...this.watchers]) w.offer(events)
+      for (const w of [...this.watchers]) w.offer(record.seq, events)
     }
   }
 
@@ -562,7 +566,7 @@ export class GitConfigStore implements ConfigStore {
     }
     for (const r of await this.index.logRange(before, caught.seq, Number.MAX_SAFE_INTEGER)) {
       const events = await this.eventsOf(r, () => true)
-      for (const w of [...this.watchers]) w.offer(events)
+      for (const w of [...this.watchers]) w.offer(r.seq, events)
     }
   }
 

@@ -17,7 +17,9 @@ export interface WatcherInit {
 
 export class Watcher implements AsyncIterableIterator<WatchEvent> {
   private queue: WatchEvent[] = []
-  private live: WatchEvent[] = []
+  private live: Array<{ seq: number, event: WatchEvent }> = []
+  /** Change-log positions up to this one were covered by the replay (or precede `since`): never delivered live. */
+  private coveredThroughSeq = -1
   private replaying: boolean
   private wake: (() => void) | null = null
   private failure: Error | null = null
@@ -35,19 +37,24 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
 
   [Symbol.asyncIterator] (): AsyncIterableIterator<WatchEvent> { return this }
 
-  /** The events of one newly indexed commit, in order. */
-  offer (events: readonly WatchEvent[]): void {
-    if (this.ended) return
-    const target = this.replaying ? this.live : this.queue
+  /** The events of one newly indexed commit (change-log position `seq`), in order. */
+  offer (seq: number, events: readonly WatchEvent[]): void {
+    if (this.ended || seq <= this.coveredThroughSeq) return
     for (const e of events) {
       if (!this.init.matches(e.key)) continue
       if (this.queue.length + this.live.length >= this.init.queueEventsMax) {
         this.overflow()
         return
       }
-      target.push(e)
+      if (this.replaying) this.live.push({ seq, event: e })
+      else this.queue.push(e)
     }
     this.signalWake()
+  }
+
+  /** Called by the replay once it knows where `since` is: live commits up to `seq` must not be delivered. */
+  coverThrough (seq: number): void {
+    this.coveredThroughSeq = Math.max(this.coveredThroughSeq, seq)
   }
 
   /** Ends the watch: cleanly (err null) or with an error the consumer's next() rejects with. */
@@ -86,7 +93,7 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
         }
         if (page === null) {
           this.replaying = false
-          this.queue.push(...this.live)
+          this.queue.push(...this.live.filter((l) => l.seq > this.coveredThroughSeq).map((l) => l.event))
           this.live = []
         } else {
           this.queue.push(...page.filter((ev) => this.init.matches(ev.key)))
