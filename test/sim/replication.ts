@@ -178,6 +178,7 @@ class ReplicationSim {
     if (faults) this.injectFaults()
     for (const d of this.network.deliver(this.tick)) {
       const r = this.replicas[d.to]
+      this.log(`${d.to} <- ${d.from} ${d.msg.type}${r.up ? '' : ' (down: dropped)'}`)
       if (r.up) r.receive(d.from, d.msg, this.sender(d.to))
     }
     if (faults) this.clientWork()
