@@ -5,6 +5,8 @@
 // to linearize one op whose call is pending, and backtracks when it meets a return whose op is not yet linearized.
 // The cache of (set of linearized ops, model state) cuts every branch that reaches a configuration already explored,
 // which turns the exponential search into something practical for histories of a few hundred ops per partition.
+// Timed-out ops (which may be placed anywhere, or never) would still multiply the search; two sound reductions keep
+// them in check (ExploredCache and uselessOptional below).
 //
 // Conventions a caller relies on:
 // - Events at equal times: a call sorts before a return, i.e. two ops that touch at one instant count as concurrent.
@@ -13,7 +15,8 @@
 // - An op whose returnTime is Infinity has an unknown outcome: it may be linearized anywhere after its call, or
 //   never. Its `output` may still constrain it (usually it is undefined: accept any).
 // - An op with a finite returnTime took effect exactly once between call and return. `output` undefined there means
-//   "took effect, output not observed": the model's step accepts any output.
+//   "took effect, output not observed": the model's step accepts any output. (A timed-out op usually has both:
+//   returnTime Infinity and output undefined; it is the return time that makes it optional.)
 // - Failed operations that are known not to have taken effect must be left out of the history by the caller.
 
 export interface HistoryOp<I, O> {
@@ -38,8 +41,9 @@ export interface Model<S, I, O> {
 export type CheckResult = { ok: true } | { ok: false, partition: number, explanation: string } | { ok: 'unknown', reason: string }
 
 /**
- * Default bound on explored (linearized set, state) configurations per partition. Each costs one cache string (tens
- * to hundreds of bytes), so the default keeps the checker well under a few hundred MB on a pathological history.
+ * Default bound on explored (linearized set, state) configurations per partition. Each costs a cache entry (a key
+ * string of tens to hundreds of bytes and a small bit array), so the default keeps the checker within a few hundred
+ * MB on a pathological history.
  */
 export const linearizabilityStatesMaxDefault = 500_000
 
@@ -137,80 +141,158 @@ class EventList {
   }
 }
 
-/** A set of op indexes as a growable bit array, with a compact string form for the cache key. */
+/** A set of op indexes as a bit array, with a compact string form for cache keys. */
 class OpBitset {
-  private readonly words: Uint32Array
-  constructor (size: number) { this.words = new Uint32Array(Math.ceil(size / 32)) }
+  readonly words: Uint32Array
+  constructor (size: number) { this.words = new Uint32Array(Math.max(1, Math.ceil(size / 32))) }
   set (i: number): void { this.words[i >>> 5] |= (1 << (i & 31)) }
   clear (i: number): void { this.words[i >>> 5] &= ~(1 << (i & 31)) }
-  /** The key with bit i set, without mutating: the cache is probed before committing to a step. */
-  keyWith (i: number): string {
-    this.set(i)
-    const k = this.key()
-    this.clear(i)
-    return k
-  }
-
   key (): string {
     let s = ''
     for (const w of this.words) s += w.toString(36) + ','
     return s
   }
+
+  /** True when every member of `sub` is a member of this set. */
+  includesAll (sub: Uint32Array): boolean {
+    for (let i = 0; i < sub.length; i++) if ((sub[i] & ~this.words[i]) !== 0) return false
+    return true
+  }
 }
+
+/** One explored configuration: the optional ops it had placed, and whether its whole subtree failed. */
+interface Explored { readonly optional: Uint32Array, done: boolean }
+
+/**
+ * The memo of explored configurations (Lowe), keyed by the placed ops that had a response plus the model state,
+ * each key holding the sets of placed optional (timed-out) ops seen with it. A new configuration is skipped when the
+ * same one was seen, or when a finished one with the same key had placed a subset of its optional ops: with fewer
+ * optional ops used up, that one had every choice this one has, and it failed. (Only finished ones count: a
+ * configuration still on the search path has not been refuted yet.) Without this rule every timed-out write still
+ * pending doubles the configurations to refute.
+ */
+class ExploredCache {
+  private readonly byKey = new Map<string, Explored[]>()
+  size = 0
+
+  /** The record for a new configuration, or null when it is known to fail or was already visited. */
+  visit (key: string, optional: OpBitset): Explored | null {
+    const records = this.byKey.get(key)
+    if (records !== undefined) {
+      for (const r of records) {
+        if (!optional.includesAll(r.optional)) continue
+        if (r.done || sameWords(r.optional, optional.words)) return null
+      }
+    }
+    const record: Explored = { optional: optional.words.slice(), done: false }
+    if (records === undefined) this.byKey.set(key, [record])
+    else records.push(record)
+    this.size++
+    return record
+  }
+}
+
+function sameWords (a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Which kind of pending op the search is trying at the current configuration. */
+type Pass = 'required' | 'optional'
 
 function checkPartition<S, I, O> (model: Model<S, I, O>, ops: ReadonlyArray<HistoryOp<I, O>>, maxStates: number): PartitionResult {
   const list = new EventList(ops)
-  const linearized = new OpBitset(ops.length)
-  const seen = new Set<string>()
-  // Ops with a response must all be linearized; ops with an unknown outcome may be left out (Lowe: "or never").
-  let requiredLeft = ops.filter(op => op.returnTime !== Infinity).length
-  const stack: Array<{ op: number, stateBefore: S }> = []
+  // Ops with a response must all be placed; ops with an unknown outcome may be left out (Lowe: "or never"). They
+  // are numbered separately in two bitsets, since the cache treats the two kinds differently.
+  const bitOf = new Int32Array(ops.length)
+  let requiredCount = 0
+  let optionalCount = 0
+  ops.forEach((op, i) => { bitOf[i] = op.returnTime === Infinity ? optionalCount++ : requiredCount++ })
+  const placedRequired = new OpBitset(requiredCount)
+  const placedOptional = new OpBitset(optionalCount)
+  const cache = new ExploredCache()
+  let requiredLeft = requiredCount
+  const stack: Array<{ op: number, stateBefore: S, record: Explored, pass: Pass }> = []
   let state = model.init()
   // The deepest partial linearization met, to explain a failure.
   let best: { order: number[], state: S } = { order: [], state }
 
+  // Each configuration's choices are tried in two passes over the pending calls: ops with a response first, then
+  // optional ones. Refuting a configuration without an optional op first lets the cache prune the same
+  // configuration reached with it (see ExploredCache).
+  let pass: Pass = 'required'
   let slot = list.next[0]
   while (requiredLeft > 0) {
     if (slot === -1) throw new Error('linearizability: ran off the event list with required ops left (bug)')
     const op = list.opOf[slot]
     if (list.isCall[slot] === 1) {
       const h = ops[op]
-      const stepped = model.step(state, h.input, h.output)
       const optional = h.returnTime === Infinity
+      if (optional !== (pass === 'optional')) {
+        slot = list.next[slot]
+        continue
+      }
+      const stepped = model.step(state, h.input, h.output)
       const stateKey = stepped.ok ? model.key(stepped.state) : ''
-      // An optional op that leaves the state as it is (a timed-out read, say) is never worth placing: every
-      // completion open after placing it is open without it too. Skipping it keeps such ops from doubling the
-      // search space each.
-      if (stepped.ok && !(optional && stateKey === model.key(state))) {
-        const cacheKey = linearized.keyWith(op) + '|' + stateKey
-        if (!seen.has(cacheKey)) {
-          if (seen.size >= maxStates) {
+      if (stepped.ok && !(optional && uselessOptional(model, stack, h, state, stateKey, ops))) {
+        const bits = optional ? placedOptional : placedRequired
+        bits.set(bitOf[op])
+        const record = cache.visit(placedRequired.key() + '|' + stateKey, placedOptional)
+        if (record !== null) {
+          if (cache.size > maxStates) {
             return { ok: 'unknown', reason: `gave up after exploring ${maxStates} states (maxStates) with ${requiredLeft} of ${ops.length} ops left to place` }
           }
-          seen.add(cacheKey)
-          stack.push({ op, stateBefore: state })
+          stack.push({ op, stateBefore: state, record, pass })
           state = stepped.state
-          linearized.set(op)
           list.lift(op)
-          if (h.returnTime !== Infinity) requiredLeft--
+          if (!optional) requiredLeft--
           if (stack.length > best.order.length) best = { order: stack.map(e => e.op), state }
+          pass = 'required'
           slot = list.next[0]
           continue
         }
+        bits.clear(bitOf[op])
       }
       slot = list.next[slot]
       continue
     }
-    // A return whose op is not linearized: nothing after it may come first. Undo the last choice and try the next.
+    // A return whose op is not placed: nothing after it may come first. Once both passes have met it, undo the
+    // last choice and try the next one after it.
+    if (pass === 'required' && optionalCount > 0) {
+      pass = 'optional'
+      slot = list.next[0]
+      continue
+    }
     const top = stack.pop()
     if (top === undefined) return { ok: false, explanation: explain(model, ops, best) }
+    top.record.done = true
     state = top.stateBefore
-    linearized.clear(top.op)
+    const optional = ops[top.op].returnTime === Infinity
+    ;(optional ? placedOptional : placedRequired).clear(bitOf[top.op])
     list.unlift(top.op)
-    if (ops[top.op].returnTime !== Infinity) requiredLeft++
+    if (!optional) requiredLeft++
+    pass = top.pass
     slot = list.next[list.callSlot[top.op]]
   }
   return { ok: true }
+}
+
+/**
+ * Partial-order reductions for optional (timed-out) ops, which may be placed anywhere or never. Placing one is
+ * useless, because a configuration at least as strong is explored anyway, when
+ * - it leaves the state as it is (a timed-out read, say): every completion open after placing it is open without it;
+ * - it directly follows another optional op whose effect it overwrites (the same step from the state before that op
+ *   gives the same state): placing it there instead, without the earlier op, reaches the same state with fewer
+ *   optional ops used up, and that configuration is a sibling the search explores (or soundly prunes) in any case.
+ * Without these, every timed-out write still pending multiplies the configurations to refute.
+ */
+function uselessOptional<S, I, O> (model: Model<S, I, O>, stack: ReadonlyArray<{ op: number, stateBefore: S }>,
+  h: HistoryOp<I, O>, state: S, nextStateKey: string, ops: ReadonlyArray<HistoryOp<I, O>>): boolean {
+  if (nextStateKey === model.key(state)) return true
+  const top = stack.length > 0 ? stack[stack.length - 1] : undefined
+  if (top === undefined || ops[top.op].returnTime !== Infinity) return false
+  const skipped = model.step(top.stateBefore, h.input, h.output)
+  return skipped.ok && model.key(skipped.state) === nextStateKey
 }
 
 function explain<S, I, O> (model: Model<S, I, O>, ops: ReadonlyArray<HistoryOp<I, O>>, best: { order: number[], state: S }): string {

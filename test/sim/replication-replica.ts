@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { encodeMeta, type TreeEntry } from '../../src/gitstore/entry.js'
 import { HybridLogicalClock, compareVersions } from '../../src/gitstore/hlc.js'
 import type { Version } from '../../src/types.js'
-import { diffStates, expireDue, liveEntry, type KeyState } from '../../src/gitstore/merge.js'
+import { diffStates, expireDue, liveEntry, type EntryChange, type KeyState } from '../../src/gitstore/merge.js'
 
 export type MergeFn = (a: KeyState, b: KeyState) => Map<string, TreeEntry>
 /** The expiry tombstones due in a state at a time (expireDue, unless a test injects a broken one). */
@@ -28,6 +28,9 @@ export const seenHeadsMax = 256
 
 export type Send = (to: number, msg: ReplicaMessage) => void
 
+/** Called with every change of a replica's state before it is adopted; the simulation checks invariants here. */
+export type StateChangeCheck = (replica: Replica, changes: readonly EntryChange[]) => void
+
 export function stateDigest (state: KeyState): string {
   const hash = createHash('sha1')
   for (const key of [...state.keys()].sort()) {
@@ -47,7 +50,8 @@ export class Replica {
   private readonly peers: number[]
 
   constructor (readonly id: number, replicaCount: number, skewMs: number, private readonly trueTimeMs: () => number,
-    private readonly merge: MergeFn, private readonly expireFn: ExpireFn = expireDue) {
+    private readonly merge: MergeFn, private readonly expireFn: ExpireFn = expireDue,
+    private readonly onChange: StateChangeCheck = () => {}) {
     this.skewMs = skewMs
     this.clock = this.newClock()
     this.peers = Array.from({ length: replicaCount }, (_, i) => i).filter(i => i !== id)
@@ -74,7 +78,9 @@ export class Replica {
 
   /** Replaces the state; when it changed, takes a new head and announces it to every peer. */
   private adopt (next: KeyState, send: Send): boolean {
-    if (diffStates(this.state, next).length === 0) return false
+    const changes = diffStates(this.state, next)
+    if (changes.length === 0) return false
+    this.onChange(this, changes)
     this.state = next
     this.head = stateDigest(next)
     this.remember(this.head)

@@ -1,9 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { TreeEntry } from '../../src/gitstore/entry.js'
-import { compareEntries } from '../../src/gitstore/entry.js'
+import { compareEntries, type TreeEntry } from '../../src/gitstore/entry.js'
 import { expireDue, type KeyState } from '../../src/gitstore/merge.js'
-import { replayCommand, tickMs, runReplicationSim, type ReplicationSimReport } from './replication.js'
+import { replayCommand, tickMs, runReplicationSim, type ReplicationSimOptions, type ReplicationSimReport } from './replication.js'
 import type { ExpireFn, MergeFn } from './replication-replica.js'
 
 // REPLICATION_SEED=N runs that one seed with a full trace (the replay command printed with each failure);
@@ -61,14 +60,25 @@ test('a seed replays identically', () => {
 })
 
 // ---- The simulator catches broken merges ---------------------------------------------------------------------
+// Each broken variant must be caught twice: by the step-by-step checks, and with those off (inflationCheck: false)
+// by the end-of-run convergence and durability checks alone, so neither layer of checks is vacuous.
 
-/** Finds the first failing seed among `limit` seeds, or null. */
-function firstFailure (merge: MergeFn, limit: number): ReplicationSimReport | null {
+/** The first failing report among seeds 1..limit, or null. */
+function firstFailure (options: Omit<ReplicationSimOptions, 'seed'>, limit: number): ReplicationSimReport | null {
   for (let seed = 1; seed <= limit; seed++) {
-    const report = runReplicationSim({ seed, merge })
+    const report = runReplicationSim({ ...options, seed })
     if (!report.ok) return report
   }
   return null
+}
+
+function assertCaught (options: Omit<ReplicationSimOptions, 'seed'>, limit: number, kinds: { stepwise: RegExp, endOfRun: RegExp }): void {
+  const stepwise = firstFailure(options, limit)
+  assert.ok(stepwise !== null, 'no seed failed')
+  assert.match(stepwise.failure?.kind ?? '', kinds.stepwise, failureText(stepwise))
+  const endOfRun = firstFailure({ ...options, inflationCheck: false }, limit)
+  assert.ok(endOfRun !== null, 'no seed failed without the inflation check')
+  assert.match(endOfRun.failure?.kind ?? '', kinds.endOfRun, failureText(endOfRun))
 }
 
 function perKey (pick: (mine: TreeEntry, theirs: TreeEntry) => TreeEntry): MergeFn {
@@ -83,45 +93,34 @@ function perKey (pick: (mine: TreeEntry, theirs: TreeEntry) => TreeEntry): Merge
 }
 
 test('the simulation catches a merge where the incoming side always wins', () => {
-  const report = firstFailure(perKey((_mine, theirs) => theirs), 50)
-  assert.ok(report !== null, 'no seed failed')
-  assert.match(report.failure?.kind ?? '', /convergence|durability/)
+  assertCaught({ merge: perKey((_mine, theirs) => theirs) }, 50, { stepwise: /regression/, endOfRun: /convergence|durability/ })
 })
 
 test('the simulation catches a merge that ignores the counter and node of versions', () => {
-  const report = firstFailure(perKey((mine, theirs) => (mine.meta.version.wallMs >= theirs.meta.version.wallMs ? mine : theirs)), 50)
-  assert.ok(report !== null, 'no seed failed')
+  const merge = perKey((mine, theirs) => (mine.meta.version.wallMs >= theirs.meta.version.wallMs ? mine : theirs))
+  assertCaught({ merge }, 50, { stepwise: /regression|read-own-write/, endOfRun: /read-own-write|convergence|durability/ })
 })
 
 test('the simulation catches a merge that lets any set resurrect a deleted key', () => {
-  const report = firstFailure(perKey((mine, theirs) => {
+  const merge = perKey((mine, theirs) => {
     if (mine.valueOid === null && theirs.valueOid !== null) return theirs
     if (theirs.valueOid === null && mine.valueOid !== null) return mine
     return compareEntries(mine, theirs) >= 0 ? mine : theirs
-  }), 50)
-  assert.ok(report !== null, 'no seed failed')
-  // Caught at once when the replica's own delete loses to the set it had; else when a merge resurrects the key.
-  assert.match(report.failure?.kind ?? '', /read-own-write|durability/)
+  })
+  // Caught at once when a replica's own delete loses to the set it had; else when a merge resurrects the key.
+  assertCaught({ merge }, 50, { stepwise: /regression|read-own-write/, endOfRun: /read-own-write|durability/ })
 })
 
 test('the simulation catches expiry tombstones versioned by their deadline (decision 0501)', () => {
   const deadlineVersioned: ExpireFn = (state, nowMs) => new Map([...expireDue(state, nowMs)].map(([k, t]) =>
     [k, { ...t, meta: { ...t.meta, version: { wallMs: t.meta.expiresAtMs ?? 0, counter: 0, node: t.meta.version.node } } }]))
-  let report: ReplicationSimReport | null = null
-  for (let seed = 1; seed <= 100 && report === null; seed++) {
-    const r = runReplicationSim({ seed, expire: deadlineVersioned })
-    if (!r.ok) report = r
-  }
-  assert.ok(report !== null, 'no seed failed')
-  assert.match(report.failure?.kind ?? '', /durability|read-own-write/)
+  // A deadline-versioned tombstone still ranks above the write it expires, so replicas only move up: the damage
+  // shows as a renewal (or a later write) that was acknowledged and then lost.
+  assertCaught({ expire: deadlineVersioned }, 100, { stepwise: /durability|read-own-write/, endOfRun: /durability|read-own-write/ })
 })
 
 test('the simulation catches missing anti-entropy: gossip alone loses to message loss', () => {
-  let report: ReplicationSimReport | null = null
-  for (let seed = 1; seed <= 50 && report === null; seed++) {
-    const r = runReplicationSim({ seed, antiEntropy: false })
-    if (!r.ok) report = r
-  }
+  const report = firstFailure({ antiEntropy: false }, 50)
   assert.ok(report !== null, 'no seed failed')
   assert.equal(report.failure?.kind, 'convergence')
 })

@@ -5,7 +5,7 @@
 //
 // Two phases, as in FoundationDB/TigerBeetle simulations:
 // 1. faults: writes, reads, partitions, crashes and clock steps; safety is checked as it goes (a replica reads its
-//    own acknowledged write back; no read returns an expired value).
+//    own acknowledged write back; no read returns an expired value; a replica's entries only ever move up).
 // 2. quiet: faults and writes stop (every partition heals, every crashed replica restarts; the network keeps its
 //    loss, duplication and delay, since gossip alone must not be relied on). Then the liveness and durability
 //    checks: all replicas hold identical states within a bound of ticks and stay so; every acknowledged write is
@@ -13,7 +13,7 @@
 import type { TreeEntry } from '../../src/gitstore/entry.js'
 import { compareEntries } from '../../src/gitstore/entry.js'
 import { formatVersion } from '../../src/gitstore/hlc.js'
-import { isExpired, mergeStates, sameEntry } from '../../src/gitstore/merge.js'
+import { compareEntriesTotal, isExpired, mergeStates, sameEntry, type EntryChange } from '../../src/gitstore/merge.js'
 import { SimRandom } from './random.js'
 import { SimNetwork, type NetworkOptions } from './replication-network.js'
 import { Replica, type ExpireFn, type MergeFn, type ReplicaMessage, type Send } from './replication-replica.js'
@@ -30,11 +30,13 @@ export interface ReplicationSimOptions {
   readonly expire?: ExpireFn
   /** Anti-entropy (periodic and on reconnect/restart); on by default. Off, only gossip carries changes. */
   readonly antiEntropy?: boolean
+  /** Check at every state change that entries only move up (on by default; off to test the end-of-run checks). */
+  readonly inflationCheck?: boolean
   /** Record a readable trace of every event (for replays). */
   readonly trace?: boolean
 }
 
-export type FailureKind = 'read-own-write' | 'expired-read' | 'convergence' | 'durability' | 'expired-state'
+export type FailureKind = 'read-own-write' | 'expired-read' | 'regression' | 'convergence' | 'durability' | 'expired-state'
 
 export interface ReplicationSimReport {
   readonly seed: number
@@ -131,7 +133,8 @@ class ReplicationSim {
     this.network = new SimNetwork<ReplicaMessage>(netRng, net, count)
     const merge = options.merge ?? mergeStates
     this.replicas = Array.from({ length: count }, (_, i) =>
-      new Replica(i, count, this.rng.int(-clockSkewMsMax, clockSkewMsMax), () => this.tick * tickMs, merge, options.expire))
+      new Replica(i, count, this.rng.int(-clockSkewMsMax, clockSkewMsMax), () => this.tick * tickMs, merge, options.expire,
+        options.inflationCheck === false ? undefined : (r, changes) => this.checkInflation(r, changes)))
     this.log(`seed ${options.seed}: ${count} replicas, skews ${this.replicas.map(r => r.skewMs).join(',')} ms, ` +
       `network ${JSON.stringify(net)}, rates ${JSON.stringify(this.p)}`)
   }
@@ -178,6 +181,7 @@ class ReplicationSim {
     if (faults) this.injectFaults()
     for (const d of this.network.deliver(this.tick)) {
       const r = this.replicas[d.to]
+      this.log(`${d.to} <- ${d.from} ${d.msg.type}${r.up ? '' : ' (down: dropped)'}`)
       if (r.up) r.receive(d.from, d.msg, this.sender(d.to))
     }
     if (faults) this.clientWork()
@@ -286,6 +290,21 @@ class ReplicationSim {
     this.counts.reads++
     if (got !== null && isExpired(got, r.nowMs())) {
       throw new SimFailure('expired-read', `${r.name} read ${key} = ${describe(got)} after its deadline (clock ${r.nowMs()})`)
+    }
+  }
+
+  /**
+   * A replica's state only moves up: each key's entry is replaced only by a greater one, and no key disappears. This
+   * is what makes the merge a join; a merge that lets an older entry win, or forgets keys, breaks it at once, long
+   * before convergence is checked.
+   */
+  private checkInflation (r: Replica, changes: readonly EntryChange[]): void {
+    for (const c of changes) {
+      if (c.before === null) continue
+      if (c.after === null) throw new SimFailure('regression', `${r.name} lost key ${c.key} (${describe(c.before)})`)
+      if (compareEntriesTotal(c.after, c.before) <= 0) {
+        throw new SimFailure('regression', `${r.name} replaced ${c.key} = ${describe(c.before)} by the older ${describe(c.after)}`)
+      }
     }
   }
 
