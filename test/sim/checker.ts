@@ -1,3 +1,3 @@
-// The one import point of the linearizability checker for the simulator (see lin-fallback.ts).
-export { checkLinearizable } from './lin-fallback.js'
-export type { CheckResult, HistoryOp, Model } from './lin-fallback.js'
+// The one import point of the linearizability checker for the simulator.
+export { checkLinearizable } from './linearizability.js'
+export type { CheckResult, HistoryOp, Model } from './linearizability.js'
