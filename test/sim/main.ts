@@ -48,7 +48,7 @@ function main (): void {
     console.log(`seed ${args.seed}`)
     const r = runSeed(args.seed, { trace: args.trace, factory })
     if (args.trace) for (const line of r.trace) console.log(line)
-    console.log(`ops=${r.ops} unknown=${r.unknownOps} lockGrants=${r.lockGrants} messages=${r.messages} virtualMs=${r.virtualMs} recoveryMs=${r.recoveryMs}`)
+    console.log(`ops=${r.ops} unknown=${r.unknownOps} lockGrants=${r.lockGrants} confChanges=${r.confChanges} crashes=${r.crashes} messages=${r.messages} virtualMs=${r.virtualMs} recoveryMs=${r.recoveryMs}`)
     if (!r.ok) printFailure(r, args.bug)
     else console.log('ok')
     process.exitCode = r.ok ? 0 : 1
@@ -60,6 +60,8 @@ function main (): void {
   let ops = 0
   let unknown = 0
   let grants = 0
+  let confChanges = 0
+  let crashes = 0
   let failed = 0
   let maxRecoveryMs = 0
   console.log(`campaign: seeds ${args.from}..${args.from + count - 1}`)
@@ -68,6 +70,8 @@ function main (): void {
     ops += r.ops
     unknown += r.unknownOps
     grants += r.lockGrants
+    confChanges += r.confChanges
+    crashes += r.crashes
     maxRecoveryMs = Math.max(maxRecoveryMs, r.recoveryMs)
     if (!r.ok) {
       failed++
@@ -81,6 +85,7 @@ function main (): void {
   console.log(`  seeds run:          ${count} (from ${args.from})`)
   console.log(`  seeds failed:       ${failed}`)
   console.log(`  ops checked:        ${ops} (${unknown} with unknown outcome), lock grants: ${grants}`)
+  console.log(`  faults:             ${crashes} node crashes, ${confChanges} membership changes applied`)
   console.log(`  violations by kind: ${byKind.size === 0 ? 'none' : [...byKind].map(([k, n]) => `${k}=${n}`).join(' ')}`)
   console.log(`  slowest recovery:   ${maxRecoveryMs} virtual ms after faults stopped`)
   console.log(`  wall time:          ${seconds.toFixed(1)} s (${(seconds * 1000 / count).toFixed(1)} ms/seed)`)

@@ -37,6 +37,9 @@ export interface RunResult {
   readonly ops: number
   readonly unknownOps: number
   readonly lockGrants: number
+  /** Membership changes committed and applied (beyond the bootstrap configuration). */
+  readonly confChanges: number
+  readonly crashes: number
   readonly messages: number
   readonly virtualMs: number
   /** Virtual ms from the end of faults until every client finished its final operation. */
@@ -56,6 +59,7 @@ type SimEvent =
   | { readonly k: 'ready', readonly node: SimNode, readonly inc: number }
   | { readonly k: 'fault' }
   | { readonly k: 'restart', readonly node: SimNode }
+  | { readonly k: 'crash', readonly node: SimNode, readonly inc: number }
   | { readonly k: 'heal' }
   | { readonly k: 'call', readonly fn: () => void }
 
@@ -80,9 +84,12 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
   const inflightMessagesMax = rng.pick([2, 16, 256])
   // A third of the seeds are "crashy": faults come every few election timeouts, mostly crashes and restarts.
   const crashy = rng.chance(0.33)
+  // A third of the seeds reconfigure often: many faults are membership changes.
+  const reconfigure = rng.chance(0.33)
   const ids: NodeId[] = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`)
-  log(`seed=${seed} nodes=${nodeCount} clients=${clientCount} safetyMs=${safetyMs} wireCodec=${useWireCodec} crashy=${crashy} compactEvery=${compactEveryEntries} messageBytesMax=${messageBytesMax} inflight=${inflightMessagesMax}`)
+  log(`seed=${seed} nodes=${nodeCount} clients=${clientCount} safetyMs=${safetyMs} wireCodec=${useWireCodec} crashy=${crashy} reconfigure=${reconfigure} compactEvery=${compactEveryEntries} messageBytesMax=${messageBytesMax} inflight=${inflightMessagesMax}`)
 
+  let confChangesApplied = 0
   const queue = new EventQueue<SimEvent>()
   const invariants = new RaftInvariants(report)
   const locks = new LockChecker(report)
@@ -99,6 +106,7 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
     persisted: (n: SimNode, entries: readonly import('../../src/raft/types.js').Entry[]) => invariants.persistedEntries(n, entries),
     applied: (n: SimNode, e: import('../../src/raft/types.js').Entry, cmd: import('../../src/raft/kv-state-machine.js').KvCommand | undefined, result: import('../../src/raft/kv-state-machine.js').KvResult | undefined) => {
       const first = invariants.appliedEntry(n, e)
+      if (first && e.type === 'confChange' && e.index > nodeCount) confChangesApplied++
       if (first && cmd !== undefined && result !== undefined) locks.applied(e.index, cmd, result)
     },
     restored: (n: SimNode, index: number) => log(`t=${now} ${n.id} installed snapshot @${index}`),
@@ -160,6 +168,10 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
   }
   const injectFault = (): void => {
     const up = nodes.filter(n => n.up)
+    if (reconfigure && faultRng.chance(0.4)) {
+      changeMembership()
+      return
+    }
     const choice = crashy && faultRng.chance(0.6) ? faultRng.int(55, 69) : faultRng.int(0, 99)
     if (choice < 15) {
       // Symmetric partition: a minority (or, sometimes, a majority) is split off.
@@ -200,7 +212,7 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
         delayMaxMs: faultRng.pick([5, 20, 60])
       }
       log(`t=${now} FAULT network ${JSON.stringify(network.faults)}`)
-    } else if (choice < 93) {
+    } else if (choice < 91) {
       const l = leaderNode()
       if (l?.raw != null) {
         const to = faultRng.pick(ids.filter(x => x !== l.id))
@@ -208,11 +220,42 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
         scheduleReady(l)
         log(`t=${now} FAULT transfer leadership ${l.id} -> ${to}`)
       }
+    } else if (choice < 97) {
+      changeMembership()
     } else {
       // Clock jump on one node: its stamps move (locks must still never overlap).
       const id = faultRng.pick(ids)
       skewMs.set(id, (skewMs.get(id) ?? 0) + faultRng.int(-200, 200))
       log(`t=${now} FAULT clock skew ${id} now ${skewMs.get(id)}ms`)
+    }
+  }
+
+  // Membership: the leader removes a voter (never below two), adds a removed node back as a learner, or promotes
+  // a learner, one change at a time (the leader refuses a second one while the first is pending).
+  const changeMembership = (): void => {
+    const l = leaderNode()
+    if (l?.raw == null) return
+    const cs = l.raw.status().confState
+    const removed = ids.filter(id => !cs.voters.includes(id) && !cs.learners.includes(id))
+    let cc: import('../../src/raft/types.js').ConfChange
+    if (cs.learners.length > 0) cc = { type: 'addVoter', nodeId: faultRng.pick(cs.learners) }
+    else if (removed.length > 0 && faultRng.chance(0.7)) cc = { type: 'addLearner', nodeId: faultRng.pick(removed) }
+    else if (cs.voters.length > 2) cc = { type: 'removeNode', nodeId: faultRng.pick(cs.voters) }
+    else return
+    const result = l.raw.proposeConfChange(cc)
+    scheduleReady(l)
+    log(`t=${now} FAULT membership ${cc.type} ${cc.nodeId} via ${l.id}: ${result}`)
+  }
+
+  // Crashy seeds also kill some leaders within milliseconds of their election, before their first entries
+  // spread: the schedule behind the Raft paper's Figure 8.
+  const leaderTermsSeen = new Map<NodeId, number>()
+  const crashNewLeaders = (): void => {
+    for (const n of nodes) {
+      const r = n.raw?.raft
+      if (r === undefined || r.role !== 'leader' || leaderTermsSeen.get(n.id) === r.term) continue
+      leaderTermsSeen.set(n.id, r.term)
+      if (faultRng.chance(0.3)) queue.push(now + faultRng.int(0, 15), { k: 'crash', node: n, inc: n.incarnation })
     }
   }
 
@@ -253,6 +296,12 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
         injectFault()
         queue.push(now + (crashy ? faultRng.int(10, 250) : faultRng.int(50, 1200)), { k: 'fault' })
         return
+      case 'crash':
+        if (!faultsOn || ev.node.incarnation !== ev.inc || !ev.node.up) return
+        ev.node.crash()
+        log(`t=${now} FAULT crash new leader ${ev.node.id}`)
+        queue.push(now + faultRng.int(20, 400), { k: 'restart', node: ev.node })
+        return
       case 'restart':
         if (ev.node.up) return
         log(`t=${now} restart ${ev.node.id}`)
@@ -280,6 +329,7 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
       if (now > deadline) break
       handle(item.event)
       invariants.checkLeaders(nodes)
+      if (crashy && faultsOn) crashNewLeaders()
       if (healAt !== Infinity && clients.every(c => c.finalDone)) {
         finishedAt = now
         break
@@ -318,6 +368,8 @@ export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
     ops: history.length,
     unknownOps: history.filter(h => h.output === undefined).length,
     lockGrants: locks.grants,
+    confChanges: confChangesApplied,
+    crashes: nodes.reduce((sum, n) => sum + n.incarnation, 0),
     messages: network.stats.sent,
     virtualMs: now,
     recoveryMs: finishedAt >= 0 ? finishedAt - healAt : -1,
