@@ -13,7 +13,7 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 export interface ClientWorld {
-  readonly nowMs: number
+  nowMs (): number
   nodeIds (): readonly NodeId[]
   /** The node's wall clock (virtual time plus its skew), used to stamp commands. */
   clockOf (node: NodeId): number
@@ -81,8 +81,8 @@ export class SimClient {
     const input = final ? { kind: 'get' as const, key: this.rng.pick(this.opts.keys) } : this.chooseInput()
     this.seq++
     const cmd = input.kind === 'get' ? null : this.toCommand(input)
-    this.current = { input, cmd, callTime: this.world.nowMs, attempts: 0, attemptId: 0, mayHaveApplied: false, final }
-    this.world.trace(`t=${this.world.nowMs} ${this.name} invoke ${JSON.stringify(input)}`)
+    this.current = { input, cmd, callTime: this.world.nowMs(), attempts: 0, attemptId: 0, mayHaveApplied: false, final }
+    this.world.trace(`t=${this.world.nowMs()} ${this.name} invoke ${JSON.stringify(input)}`)
     this.attempt()
   }
 
@@ -140,7 +140,7 @@ export class SimClient {
     const node = cur.attempts === 1 ? this.preferred : this.rng.pick(this.world.nodeIds())
     const done = (r: KvResult): void => { this.onResult(seq, node, r) }
     let accepted: boolean
-    this.world.trace(`t=${this.world.nowMs} ${this.name} attempt ${cur.attempts} of seq ${seq} at ${node}`)
+    this.world.trace(`t=${this.world.nowMs()} ${this.name} attempt ${cur.attempts} of seq ${seq} at ${node}`)
     if (cur.cmd === null) {
       const key = cur.input.kind === 'get' ? cur.input.key : ''
       accepted = this.world.read(node, key, encoder.encode(`${this.name}:${seq}:${attemptId}`), done)
@@ -170,7 +170,7 @@ export class SimClient {
       // Its lock token (if it was a lock) is unknown to us: forget the lock.
       if ('name' in cur.input) this.tokens.delete(cur.input.name)
     }
-    this.world.trace(`t=${this.world.nowMs} ${this.name} gave up on seq ${seq}`)
+    this.world.trace(`t=${this.world.nowMs()} ${this.name} gave up on seq ${seq}`)
     this.finish()
   }
 
@@ -182,10 +182,10 @@ export class SimClient {
       throw new Error(`client ${this.name} seq ${seq}: state machine error ${r.code}: ${r.message}`)
     }
     const output = toSimOutput(r)
-    this.history.push({ clientId: this.id, input: cur.input, output, callTime: cur.callTime, returnTime: this.world.nowMs })
+    this.history.push({ clientId: this.id, input: cur.input, output, callTime: cur.callTime, returnTime: this.world.nowMs() })
     this.learn(cur.input, output)
     this.preferred = node
-    this.world.trace(`t=${this.world.nowMs} ${this.name} ok ${JSON.stringify(output)}`)
+    this.world.trace(`t=${this.world.nowMs()} ${this.name} ok ${JSON.stringify(output)}`)
     if (cur.final) this.finalDone = true
     this.finish()
   }

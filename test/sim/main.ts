@@ -48,7 +48,7 @@ function main (): void {
     console.log(`seed ${args.seed}`)
     const r = runSeed(args.seed, { trace: args.trace, factory })
     if (args.trace) for (const line of r.trace) console.log(line)
-    console.log(`ops=${r.ops} unknown=${r.unknownOps} lockGrants=${r.lockGrants} confChanges=${r.confChanges} crashes=${r.crashes} messages=${r.messages} virtualMs=${r.virtualMs} recoveryMs=${r.recoveryMs}`)
+    console.log(`ops=${r.ops} unknown=${r.unknownOps} lockGrants=${r.lockGrants} confChanges=${r.confChanges} crashes=${r.crashes} messages=${r.messages} virtualMs=${r.virtualMs} recoveryMs=${r.recoveryMs}${r.linearizabilityUnknown ? ' linearizability=undecided' : ''}`)
     if (!r.ok) printFailure(r, args.bug)
     else console.log('ok')
     process.exitCode = r.ok ? 0 : 1
@@ -61,6 +61,7 @@ function main (): void {
   let unknown = 0
   let grants = 0
   let confChanges = 0
+  let undecided = 0
   let crashes = 0
   let failed = 0
   let maxRecoveryMs = 0
@@ -71,6 +72,7 @@ function main (): void {
     unknown += r.unknownOps
     grants += r.lockGrants
     confChanges += r.confChanges
+    if (r.linearizabilityUnknown) undecided++
     crashes += r.crashes
     maxRecoveryMs = Math.max(maxRecoveryMs, r.recoveryMs)
     if (!r.ok) {
@@ -86,6 +88,7 @@ function main (): void {
   console.log(`  seeds failed:       ${failed}`)
   console.log(`  ops checked:        ${ops} (${unknown} with unknown outcome), lock grants: ${grants}`)
   console.log(`  faults:             ${crashes} node crashes, ${confChanges} membership changes applied`)
+  console.log(`  undecided checks:   ${undecided} seeds where the linearizability checker ran out of states`)
   console.log(`  violations by kind: ${byKind.size === 0 ? 'none' : [...byKind].map(([k, n]) => `${k}=${n}`).join(' ')}`)
   console.log(`  slowest recovery:   ${maxRecoveryMs} virtual ms after faults stopped`)
   console.log(`  wall time:          ${seconds.toFixed(1)} s (${(seconds * 1000 / count).toFixed(1)} ms/seed)`)

@@ -2,7 +2,7 @@
 // checkers. The seed decides everything (cluster size, options, fault schedule, delays, client operations), so
 // `runSeed(seed)` twice gives the same trace. Two phases: safety under faults, then liveness once faults stop.
 import type { RaftFactory } from '../../src/raft/raw-node.js'
-import type { Message, NodeId } from '../../src/raft/types.js'
+import type { NodeId } from '../../src/raft/types.js'
 import { checkLinearizable } from './checker.js'
 import { SimClient } from './clients.js'
 import type { ClientWorld } from './clients.js'
@@ -15,6 +15,9 @@ import type { SimHistoryOp } from './models.js'
 import { SimNetwork, calmNetwork } from './network.js'
 import { SimRandom } from './random.js'
 import { SimNode } from './sim-node.js'
+import type { NodeObserver } from './sim-node.js'
+import { FaultInjector } from './faults.js'
+import type { FaultTarget } from './faults.js'
 
 export interface RunOptions {
   /** Collect a trace of node role changes, faults and client operations. */
@@ -44,16 +47,18 @@ export interface RunResult {
   readonly virtualMs: number
   /** Virtual ms from the end of faults until every client finished its final operation. */
   readonly recoveryMs: number
+  /** The linearizability checker gave up (state budget) instead of deciding. */
+  readonly linearizabilityUnknown: boolean
   readonly trace: readonly string[]
 }
 
-const tickMs = 10
+export const tickMs = 10
 const electionTicks = 10
 const heartbeatTicks = 2
 /** After faults stop, a leader and every client's final operation must complete within this many ticks. */
 export const livenessTicks = 1500
 
-type SimEvent =
+export type SimEvent =
   | { readonly k: 'tick', readonly node: SimNode, readonly inc: number }
   | { readonly k: 'deliver', readonly node: SimNode, readonly m: unknown }
   | { readonly k: 'ready', readonly node: SimNode, readonly inc: number }
@@ -63,316 +68,271 @@ type SimEvent =
   | { readonly k: 'heal' }
   | { readonly k: 'call', readonly fn: () => void }
 
-export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
-  const rng = new SimRandom(seed)
-  const trace: string[] = []
-  const violations: Violation[] = []
-  let now = 0
-  const log = (line: string): void => { if (opts.trace === true) trace.push(line) }
-  const report = (kind: ViolationKind, detail: string): void => {
-    violations.push({ kind, timeMs: now, detail })
-    log(`t=${now} VIOLATION ${kind}: ${detail}`)
+/** The seeded choices that shape one run. */
+interface Setup {
+  readonly nodeCount: number
+  readonly clientCount: number
+  readonly safetyMs: number
+  readonly useWireCodec: boolean
+  readonly compactEveryEntries: number
+  readonly messageBytesMax: number
+  readonly inflightMessagesMax: number
+  /** Faults come every few election timeouts, mostly crashes and restarts, some right after an election. */
+  readonly crashy: boolean
+  /** Many faults are membership changes. */
+  readonly reconfigure: boolean
+}
+
+function chooseSetup (rng: SimRandom, opts: RunOptions): Setup {
+  return {
+    nodeCount: rng.pick([3, 3, 5]),
+    clientCount: rng.int(2, 5),
+    safetyMs: opts.safetyMs ?? rng.int(3_000, 8_000),
+    useWireCodec: rng.chance(0.25),
+    compactEveryEntries: rng.pick([20, 50, 200]),
+    messageBytesMax: rng.pick([200, 2000, 1024 * 1024]),
+    inflightMessagesMax: rng.pick([2, 16, 256]),
+    crashy: rng.chance(0.33),
+    reconfigure: rng.chance(0.33)
+  }
+}
+
+/** One run: the cluster, its clients and checkers, driven by the event queue. */
+class Simulation implements FaultTarget {
+  now = 0
+  readonly trace: string[] = []
+  readonly violations: Violation[] = []
+  readonly setup: Setup
+  readonly ids: readonly NodeId[]
+  readonly nodes: readonly SimNode[]
+  readonly network: SimNetwork
+  readonly skewMs: Map<NodeId, number>
+  private readonly byId: Map<NodeId, SimNode>
+  private readonly queue = new EventQueue<SimEvent>()
+  private readonly invariants: RaftInvariants
+  private readonly locks: LockChecker
+  private readonly history: SimHistoryOp[] = []
+  private readonly clients: SimClient[]
+  private readonly faults: FaultInjector
+  private readonly diskRng: SimRandom
+  private readonly tickRng: SimRandom
+  private confChangesApplied = 0
+  private healAt = Infinity
+  private finishedAt = -1
+
+  constructor (readonly seed: number, private readonly opts: RunOptions) {
+    const rng = new SimRandom(seed)
+    const s = this.setup = chooseSetup(rng, opts)
+    this.ids = Array.from({ length: s.nodeCount }, (_, i) => `n${i + 1}`)
+    this.log(`seed=${seed} ${JSON.stringify(s)}`)
+    const report = (kind: ViolationKind, detail: string): void => this.report(kind, detail)
+    this.invariants = new RaftInvariants(report)
+    this.locks = new LockChecker(report)
+    this.network = new SimNetwork(rng.fork(), s.useWireCodec, (at, to, m) => {
+      const node = this.byId.get(to)
+      if (node !== undefined) this.queue.push(at, { k: 'deliver', node, m })
+    })
+    this.skewMs = new Map(this.ids.map(id => [id, rng.int(0, 50)]))
+    this.diskRng = rng.fork()
+    this.tickRng = rng.fork()
+    const nodeOpts = {
+      electionTicks, heartbeatTicks, compactEveryEntries: s.compactEveryEntries, retainEntries: 10,
+      messageBytesMax: s.messageBytesMax, inflightMessagesMax: s.inflightMessagesMax, factory: opts.factory
+    }
+    this.nodes = this.ids.map(id => new SimNode(id, nodeOpts, rng.fork(), this.observer()))
+    this.byId = new Map(this.nodes.map(n => [n.id, n]))
+    const clientOpts = { keys: ['k0', 'k1', 'k2'], locks: ['L0', 'L1'], attemptTimeoutMs: 400, maxAttempts: 3 }
+    this.clients = Array.from({ length: s.clientCount }, (_, i) => new SimClient(i + 1, this.world(), rng.fork(), clientOpts, this.history))
+    this.faults = new FaultInjector(this, rng.fork(), s.crashy, s.reconfigure)
   }
 
-  // ---- the seed decides the setup -----------------------------------------------------------------------------
-  const nodeCount = rng.pick([3, 3, 5])
-  const clientCount = rng.int(2, 5)
-  const safetyMs = opts.safetyMs ?? rng.int(3_000, 8_000)
-  const useWireCodec = rng.chance(0.25)
-  const compactEveryEntries = rng.pick([20, 50, 200])
-  const messageBytesMax = rng.pick([200, 2000, 1024 * 1024])
-  const inflightMessagesMax = rng.pick([2, 16, 256])
-  // A third of the seeds are "crashy": faults come every few election timeouts, mostly crashes and restarts.
-  const crashy = rng.chance(0.33)
-  // A third of the seeds reconfigure often: many faults are membership changes.
-  const reconfigure = rng.chance(0.33)
-  const ids: NodeId[] = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`)
-  log(`seed=${seed} nodes=${nodeCount} clients=${clientCount} safetyMs=${safetyMs} wireCodec=${useWireCodec} crashy=${crashy} reconfigure=${reconfigure} compactEvery=${compactEveryEntries} messageBytesMax=${messageBytesMax} inflight=${inflightMessagesMax}`)
+  log (line: string): void { if (this.opts.trace === true) this.trace.push(line) }
 
-  let confChangesApplied = 0
-  const queue = new EventQueue<SimEvent>()
-  const invariants = new RaftInvariants(report)
-  const locks = new LockChecker(report)
-  const history: SimHistoryOp[] = []
-  const netRng = rng.fork()
-  const network = new SimNetwork(netRng, useWireCodec, (at, to, m) => {
-    const node = byId.get(to)
-    if (node !== undefined) queue.push(at, { k: 'deliver', node, m })
-  })
-  const skewMs = new Map(ids.map(id => [id, rng.int(0, 50)]))
-  const diskRng = rng.fork()
-
-  const observer = {
-    persisted: (n: SimNode, entries: readonly import('../../src/raft/types.js').Entry[]) => invariants.persistedEntries(n, entries),
-    applied: (n: SimNode, e: import('../../src/raft/types.js').Entry, cmd: import('../../src/raft/kv-state-machine.js').KvCommand | undefined, result: import('../../src/raft/kv-state-machine.js').KvResult | undefined) => {
-      const first = invariants.appliedEntry(n, e)
-      if (first && e.type === 'confChange' && e.index > nodeCount) confChangesApplied++
-      if (first && cmd !== undefined && result !== undefined) locks.applied(e.index, cmd, result)
-    },
-    restored: (n: SimNode, index: number) => log(`t=${now} ${n.id} installed snapshot @${index}`),
-    send: (_n: SimNode, m: Message) => network.send(now, m),
-    trace: log
+  private report (kind: ViolationKind, detail: string): void {
+    this.violations.push({ kind, timeMs: this.now, detail })
+    this.log(`t=${this.now} VIOLATION ${kind}: ${detail}`)
   }
-  const nodes = ids.map(id => new SimNode(id, {
-    electionTicks, heartbeatTicks, compactEveryEntries, retainEntries: 10, messageBytesMax, inflightMessagesMax, factory: opts.factory
-  }, rng.fork(), observer))
-  const byId = new Map(nodes.map(n => [n.id, n]))
 
-  const scheduleReady = (n: SimNode): void => {
+  private observer (): NodeObserver {
+    return {
+      persisted: (n, entries) => this.invariants.persistedEntries(n, entries),
+      applied: (n, e, cmd, result) => {
+        const first = this.invariants.appliedEntry(n, e)
+        if (first && e.type === 'confChange' && e.index > this.setup.nodeCount) this.confChangesApplied++
+        if (first && cmd !== undefined && result !== undefined) this.locks.applied(e.index, cmd, result)
+      },
+      restored: (n, index) => this.log(`t=${this.now} ${n.id} installed snapshot @${index}`),
+      send: (_n, m) => this.network.send(this.now, m),
+      trace: line => this.log(line)
+    }
+  }
+
+  private world (): ClientWorld {
+    const withNode = <T>(id: NodeId, fallback: T, fn: (n: SimNode) => T): T => {
+      const n = this.byId.get(id)
+      if (n === undefined) return fallback
+      const result = fn(n)
+      this.scheduleReady(n)
+      return result
+    }
+    return {
+      nowMs: () => this.now,
+      nodeIds: () => this.ids,
+      clockOf: id => this.now + (this.skewMs.get(id) ?? 0),
+      leaderHint: id => this.byId.get(id)?.raw?.raft.lead ?? '',
+      submit: (id, cmd, data, done) => withNode(id, false, n => n.submit(cmd, data, done)),
+      read: (id, key, context, done) => withNode(id, false, n => n.read(key, context, done)),
+      schedule: (delayMs, fn) => this.queue.push(this.now + delayMs, { k: 'call', fn }),
+      trace: line => this.log(line)
+    }
+  }
+
+  schedule (delayMs: number, event: SimEvent): void { this.queue.push(this.now + delayMs, event) }
+
+  scheduleReady (n: SimNode): void {
     if (n.raw === null || n.readyPending || !n.raw.hasReady()) return
     n.readyPending = true
-    queue.push(now + diskRng.int(0, 2), { k: 'ready', node: n, inc: n.incarnation })
-  }
-  const startNode = (n: SimNode, bootstrap: boolean): void => {
-    n.start(bootstrap ? ids : null)
-    queue.push(now + rng.int(1, tickMs), { k: 'tick', node: n, inc: n.incarnation })
-    scheduleReady(n)
+    this.schedule(this.diskRng.int(0, 2), { k: 'ready', node: n, inc: n.incarnation })
   }
 
-  // ---- clients ------------------------------------------------------------------------------------------------
-  const world: ClientWorld = {
-    get nowMs () { return now },
-    nodeIds: () => ids,
-    clockOf: id => now + (skewMs.get(id) ?? 0),
-    leaderHint: id => byId.get(id)?.raw?.raft.lead ?? '',
-    submit: (id, cmd, data, done) => {
-      const n = byId.get(id)
-      if (n === undefined) return false
-      const ok = n.submit(cmd, data, done)
-      scheduleReady(n)
-      return ok
-    },
-    read: (id, key, context, done) => {
-      const n = byId.get(id)
-      if (n === undefined) return false
-      const ok = n.read(key, context, done)
-      scheduleReady(n)
-      return ok
-    },
-    schedule: (delayMs, fn) => queue.push(now + delayMs, { k: 'call', fn }),
-    trace: log
+  startNode (n: SimNode, bootstrap: boolean): void {
+    n.start(bootstrap ? this.ids : null)
+    this.schedule(this.tickRng.int(1, tickMs), { k: 'tick', node: n, inc: n.incarnation })
+    this.scheduleReady(n)
   }
-  const clientOpts = { keys: ['k0', 'k1', 'k2'], locks: ['L0', 'L1'], attemptTimeoutMs: 400, maxAttempts: 3 }
-  const clients = Array.from({ length: clientCount }, (_, i) => new SimClient(i + 1, world, rng.fork(), clientOpts, history))
 
-  // ---- faults -------------------------------------------------------------------------------------------------
-  const faultRng = rng.fork()
-  let faultsOn = true
-  const leaderNode = (): SimNode | undefined => {
+  leaderNode (): SimNode | undefined {
     let best: SimNode | undefined
-    for (const n of nodes) {
+    for (const n of this.nodes) {
       const r = n.raw?.raft
       if (r?.role === 'leader' && (best === undefined || r.term > (best.raw?.raft.term ?? 0))) best = n
     }
     return best
   }
-  const injectFault = (): void => {
-    const up = nodes.filter(n => n.up)
-    if (reconfigure && faultRng.chance(0.4)) {
-      changeMembership()
-      return
-    }
-    const choice = crashy && faultRng.chance(0.6) ? faultRng.int(55, 69) : faultRng.int(0, 99)
-    if (choice < 15) {
-      // Symmetric partition: a minority (or, sometimes, a majority) is split off.
-      const side = faultRng.int(1, Math.floor(nodeCount / 2))
-      const cut = new Set<NodeId>()
-      while (cut.size < side) cut.add(faultRng.pick(ids))
-      for (const a of cut) for (const b of ids) if (!cut.has(b)) network.blockBoth(a, b)
-      log(`t=${now} FAULT partition {${[...cut].join(',')}} | rest`)
-    } else if (choice < 27) {
-      const l = leaderNode()
-      if (l !== undefined) {
-        for (const b of ids) if (b !== l.id) network.blockBoth(l.id, b)
-        log(`t=${now} FAULT isolate leader ${l.id}`)
-      }
-    } else if (choice < 37) {
-      const a = faultRng.pick(ids)
-      const b = faultRng.pick(ids.filter(x => x !== a))
-      network.block(a, b)
-      log(`t=${now} FAULT one-way ${a}->${b} blocked`)
-    } else if (choice < 55) {
-      network.healAll()
-      log(`t=${now} FAULT heal network`)
-    } else if (choice < 70) {
-      if (up.length > 0) {
-        // Crashy seeds mostly crash the leader, which leaves entries of its term on a minority (Figure 8).
-        const leader = leaderNode()
-        const victim = crashy && leader !== undefined && faultRng.chance(0.7) ? leader : faultRng.pick(up)
-        victim.crash()
-        log(`t=${now} FAULT crash ${victim.id}`)
-        queue.push(now + (crashy ? faultRng.int(20, 400) : faultRng.int(50, 2000)), { k: 'restart', node: victim })
-      }
-    } else if (choice < 85) {
-      network.faults = {
-        lossRate: faultRng.pick([0, 0.01, 0.05, 0.2]),
-        duplicateRate: faultRng.pick([0, 0.02, 0.1]),
-        garbageRate: faultRng.pick([0, 0, 0.01]),
-        delayMinMs: 1,
-        delayMaxMs: faultRng.pick([5, 20, 60])
-      }
-      log(`t=${now} FAULT network ${JSON.stringify(network.faults)}`)
-    } else if (choice < 91) {
-      const l = leaderNode()
-      if (l?.raw != null) {
-        const to = faultRng.pick(ids.filter(x => x !== l.id))
-        l.raw.transferLeader(to)
-        scheduleReady(l)
-        log(`t=${now} FAULT transfer leadership ${l.id} -> ${to}`)
-      }
-    } else if (choice < 97) {
-      changeMembership()
-    } else {
-      // Clock jump on one node: its stamps move (locks must still never overlap).
-      const id = faultRng.pick(ids)
-      skewMs.set(id, (skewMs.get(id) ?? 0) + faultRng.int(-200, 200))
-      log(`t=${now} FAULT clock skew ${id} now ${skewMs.get(id)}ms`)
-    }
-  }
 
-  // Membership: the leader removes a voter (never below two), adds a removed node back as a learner, or promotes
-  // a learner, one change at a time (the leader refuses a second one while the first is pending).
-  const changeMembership = (): void => {
-    const l = leaderNode()
-    if (l?.raw == null) return
-    const cs = l.raw.status().confState
-    const removed = ids.filter(id => !cs.voters.includes(id) && !cs.learners.includes(id))
-    let cc: import('../../src/raft/types.js').ConfChange
-    if (cs.learners.length > 0) cc = { type: 'addVoter', nodeId: faultRng.pick(cs.learners) }
-    else if (removed.length > 0 && faultRng.chance(0.7)) cc = { type: 'addLearner', nodeId: faultRng.pick(removed) }
-    else if (cs.voters.length > 2) cc = { type: 'removeNode', nodeId: faultRng.pick(cs.voters) }
-    else return
-    const result = l.raw.proposeConfChange(cc)
-    scheduleReady(l)
-    log(`t=${now} FAULT membership ${cc.type} ${cc.nodeId} via ${l.id}: ${result}`)
-  }
-
-  // Crashy seeds also kill some leaders within milliseconds of their election, before their first entries
-  // spread: the schedule behind the Raft paper's Figure 8.
-  const leaderTermsSeen = new Map<NodeId, number>()
-  const crashNewLeaders = (): void => {
-    for (const n of nodes) {
-      const r = n.raw?.raft
-      if (r === undefined || r.role !== 'leader' || leaderTermsSeen.get(n.id) === r.term) continue
-      leaderTermsSeen.set(n.id, r.term)
-      if (faultRng.chance(0.3)) queue.push(now + faultRng.int(0, 15), { k: 'crash', node: n, inc: n.incarnation })
-    }
-  }
-
-  // ---- run ----------------------------------------------------------------------------------------------------
-  for (const n of nodes) startNode(n, true)
-  for (const c of clients) c.start()
-  queue.push(faultRng.int(100, 800), { k: 'fault' })
-  queue.push(safetyMs, { k: 'heal' })
-  let healAt = Infinity
-  let finishedAt = -1
-  const deadline = safetyMs + livenessTicks * tickMs
-
-  const handle = (ev: SimEvent): void => {
+  private handle (ev: SimEvent): void {
     switch (ev.k) {
-      case 'tick': {
-        const n = ev.node
-        if (n.incarnation !== ev.inc || n.raw === null) return
-        n.raw.tick()
-        scheduleReady(n)
-        queue.push(now + tickMs, ev)
+      case 'tick':
+        if (ev.node.incarnation !== ev.inc || ev.node.raw === null) return
+        ev.node.raw.tick()
+        this.scheduleReady(ev.node)
+        this.schedule(tickMs, ev)
         return
-      }
-      case 'deliver': {
-        const n = ev.node
-        if (n.raw === null) return
-        n.raw.step(ev.m)
-        scheduleReady(n)
+      case 'deliver':
+        if (ev.node.raw === null) return
+        ev.node.raw.step(ev.m)
+        this.scheduleReady(ev.node)
         return
-      }
-      case 'ready': {
-        const n = ev.node
-        if (n.incarnation !== ev.inc) return
-        n.processReady(now)
+      case 'ready':
+        if (ev.node.incarnation === ev.inc) ev.node.processReady(this.now)
         return
-      }
-      case 'fault':
-        if (!faultsOn) return
-        injectFault()
-        queue.push(now + (crashy ? faultRng.int(10, 250) : faultRng.int(50, 1200)), { k: 'fault' })
-        return
-      case 'crash':
-        if (!faultsOn || ev.node.incarnation !== ev.inc || !ev.node.up) return
-        ev.node.crash()
-        log(`t=${now} FAULT crash new leader ${ev.node.id}`)
-        queue.push(now + faultRng.int(20, 400), { k: 'restart', node: ev.node })
-        return
+      case 'fault': this.faults.onFaultEvent(); return
+      case 'crash': this.faults.onCrashEvent(ev.node, ev.inc); return
       case 'restart':
         if (ev.node.up) return
-        log(`t=${now} restart ${ev.node.id}`)
-        startNode(ev.node, false)
+        this.log(`t=${this.now} restart ${ev.node.id}`)
+        this.startNode(ev.node, false)
         return
-      case 'heal':
-        faultsOn = false
-        healAt = now
-        network.healAll()
-        network.faults = { ...calmNetwork }
-        for (const n of nodes) if (!n.up) { log(`t=${now} restart ${n.id}`); startNode(n, false) }
-        log(`t=${now} HEAL: faults stop, liveness phase`)
-        for (const c of clients) c.finishWithFinalOp()
-        return
-      case 'call':
-        ev.fn()
+      case 'heal': this.heal(); return
+      case 'call': ev.fn()
     }
   }
 
-  try {
+  /** End of the safety phase: faults stop, every node runs, and each client must finish one more operation. */
+  private heal (): void {
+    this.faults.stop()
+    this.healAt = this.now
+    this.network.healAll()
+    this.network.faults = { ...calmNetwork }
+    for (const n of this.nodes) {
+      if (n.up) continue
+      this.log(`t=${this.now} restart ${n.id}`)
+      this.startNode(n, false)
+    }
+    this.log(`t=${this.now} HEAL: faults stop, liveness phase`)
+    for (const c of this.clients) c.finishWithFinalOp()
+  }
+
+  run (): RunResult {
+    for (const n of this.nodes) this.startNode(n, true)
+    for (const c of this.clients) c.start()
+    this.faults.start()
+    this.queue.push(this.setup.safetyMs, { k: 'heal' })
+    const deadline = this.setup.safetyMs + livenessTicks * tickMs
+    try {
+      this.loop(deadline)
+    } catch (err) {
+      this.report('crash', err instanceof Error ? (err.stack ?? err.message) : String(err))
+    }
+    const crashed = this.violations.some(v => v.kind === 'crash')
+    if (this.finishedAt < 0 && !crashed) this.reportLiveness()
+    for (const c of this.clients) c.abandon()
+    let linearizabilityUnknown = false
+    if (this.opts.skipLinearizability !== true && !crashed) {
+      const result = checkLinearizable(strongOpsModel, this.history, { maxStates: 2_000_000 })
+      if (result.ok === false) this.report('linearizability', result.explanation)
+      else if (result.ok === 'unknown') {
+        linearizabilityUnknown = true
+        this.log(`linearizability: unknown (${result.reason})`)
+      }
+    }
+    return this.result(linearizabilityUnknown)
+  }
+
+  private loop (deadline: number): void {
     for (;;) {
-      const item = queue.pop()
-      if (item === undefined) break
-      now = item.time
-      if (now > deadline) break
-      handle(item.event)
-      invariants.checkLeaders(nodes)
-      if (crashy && faultsOn) crashNewLeaders()
-      if (healAt !== Infinity && clients.every(c => c.finalDone)) {
-        finishedAt = now
-        break
+      const item = this.queue.pop()
+      if (item === undefined) return
+      this.now = item.time
+      if (this.now > deadline) return
+      this.handle(item.event)
+      this.invariants.checkLeaders(this.nodes)
+      this.faults.afterEvent()
+      if (this.healAt !== Infinity && this.clients.every(c => c.finalDone)) {
+        this.finishedAt = this.now
+        return
       }
     }
-  } catch (err) {
-    report('crash', err instanceof Error ? (err.stack ?? err.message) : String(err))
   }
-  if (finishedAt < 0 && !violations.some(v => v.kind === 'crash')) {
-    const waiting = clients.filter(c => !c.finalDone).map(c => c.name)
-    for (const n of nodes) {
+
+  private reportLiveness (): void {
+    const waiting = this.clients.filter(c => !c.finalDone).map(c => c.name)
+    for (const n of this.nodes) {
       const r = n.raw?.raft
-      if (r === undefined) { log(`  ${n.id}: down`); continue }
-      const st = n.raw?.status()
-      log(`  ${n.id}: ${JSON.stringify(st)} first=${r.log.firstIndex()} snap=${n.storage.snapshot().metadata.index}`)
-      if (r.role === 'leader') {
-        for (const [id, pr] of r.trk.progress) log(`    progress ${id}: match=${pr.match} next=${pr.next} state=${pr.state} paused=${pr.isPaused()} inflight=${pr.inflights.count()} active=${pr.recentActive}`)
+      if (r === undefined) {
+        this.log(`  ${n.id}: down`)
+        continue
+      }
+      this.log(`  ${n.id}: ${JSON.stringify(n.raw?.status())} first=${r.log.firstIndex()} snap=${n.storage.snapshot().metadata.index}`)
+      if (r.role !== 'leader') continue
+      for (const [id, pr] of r.trk.progress) {
+        this.log(`    progress ${id}: match=${pr.match} next=${pr.next} state=${pr.state} paused=${pr.isPaused()} inflight=${pr.inflights.count()} active=${pr.recentActive}`)
       }
     }
-    report('liveness', `no leader or unfinished operations ${livenessTicks} ticks after faults stopped (clients waiting: ${waiting.join(', ')}; leader: ${leaderNode()?.id ?? 'none'})`)
-  }
-  for (const c of clients) c.abandon()
-
-  if (opts.skipLinearizability !== true && !violations.some(v => v.kind === 'crash')) {
-    const result = checkLinearizable(strongOpsModel, history, { maxStates: 2_000_000 })
-    if (result.ok === false) report('linearizability', result.explanation)
-    else if (result.ok === 'unknown') log(`linearizability: unknown (${result.reason})`)
+    this.report('liveness', `no leader or unfinished operations ${livenessTicks} ticks after faults stopped (clients waiting: ${waiting.join(', ')}; leader: ${this.leaderNode()?.id ?? 'none'})`)
   }
 
-  return {
-    seed,
-    ok: violations.length === 0,
-    violations,
-    nodes: nodeCount,
-    clients: clientCount,
-    ops: history.length,
-    unknownOps: history.filter(h => h.output === undefined).length,
-    lockGrants: locks.grants,
-    confChanges: confChangesApplied,
-    crashes: nodes.reduce((sum, n) => sum + n.incarnation, 0),
-    messages: network.stats.sent,
-    virtualMs: now,
-    recoveryMs: finishedAt >= 0 ? finishedAt - healAt : -1,
-    trace
+  private result (linearizabilityUnknown: boolean): RunResult {
+    return {
+      seed: this.seed,
+      ok: this.violations.length === 0,
+      violations: this.violations,
+      nodes: this.setup.nodeCount,
+      clients: this.setup.clientCount,
+      ops: this.history.length,
+      unknownOps: this.history.filter(h => h.output === undefined).length,
+      lockGrants: this.locks.grants,
+      confChanges: this.confChangesApplied,
+      crashes: this.nodes.reduce((sum, n) => sum + n.incarnation, 0),
+      messages: this.network.stats.sent,
+      virtualMs: this.now,
+      recoveryMs: this.finishedAt >= 0 ? this.finishedAt - this.healAt : -1,
+      linearizabilityUnknown,
+      trace: this.trace
+    }
   }
+}
+
+export function runSeed (seed: number, opts: RunOptions = {}): RunResult {
+  return new Simulation(seed, opts).run()
 }
