@@ -6,7 +6,7 @@
 // Term handling, vote granting and the PreVote/lease rules live in step(); everything else branches by role into
 // short handlers.
 import { GitConfigError } from '../errors.js'
-import { raftPendingReadIndexMax } from '../limits.js'
+import { raftLearnersMax, raftPendingReadIndexMax, raftVotersMax } from '../limits.js'
 import type { RaftConfig } from './config.js'
 import { RaftLog } from './log.js'
 import { Progress, ProgressTracker } from './progress.js'
@@ -272,7 +272,7 @@ export class Raft {
       this.becomeCandidate()
       term = this.term
     }
-    if (this.poll(this.id, voteRespType(kind), true) === 'won') {
+    if (this.poll(this.id, true) === 'won') {
       // A single-voter cluster wins at once.
       if (kind === 'preVote') this.campaign('vote', false)
       else this.becomeLeader()
@@ -286,7 +286,7 @@ export class Raft {
     }
   }
 
-  private poll (id: NodeId, _type: MessageType, granted: boolean): 'pending' | 'won' | 'lost' {
+  private poll (id: NodeId, granted: boolean): 'pending' | 'won' | 'lost' {
     this.trk.recordVote(id, granted)
     return this.trk.voteResult()
   }
@@ -385,7 +385,7 @@ export class Raft {
       case 'snap': this.becomeFollower(m.term, m.from); this.handleSnapshot(m); break
       case 'voteResp': case 'preVoteResp': {
         if (m.type !== myRespType) return
-        const result = this.poll(m.from, m.type, !m.reject)
+        const result = this.poll(m.from, !m.reject)
         if (result === 'won') {
           if (this.role === 'preCandidate') this.campaign('vote', false)
           else {
@@ -549,6 +549,7 @@ export class Raft {
       if (e.type === 'confChange') {
         // Single-server changes one at a time: wait until the previous one is applied (dissertation §4.1).
         if (this.pendingConfIndex > this.log.applied) continue
+        if (!this.confChangeWithinLimits(e.data)) continue
         this.pendingConfIndex = this.log.lastIndex() + accepted.length + 1
       }
       accepted.push(e)
@@ -556,6 +557,15 @@ export class Raft {
     if (accepted.length === 0) return false
     this.appendEntries(accepted)
     this.bcastAppend()
+    return true
+  }
+
+  /** Membership stays within raftVotersMax voters and raftLearnersMax learners; a malformed change is refused. */
+  private confChangeWithinLimits (data: Uint8Array): boolean {
+    const cc = decodeConfChange(data)
+    if (cc === undefined) return false
+    if (cc.type === 'addVoter' && !this.trk.isVoter(cc.nodeId)) return this.trk.voters.size < raftVotersMax
+    if (cc.type === 'addLearner' && !this.trk.learners.has(cc.nodeId)) return this.trk.learners.size < raftLearnersMax
     return true
   }
 

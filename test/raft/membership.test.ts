@@ -62,3 +62,10 @@ test('only one membership change is pending at a time', () => {
   assert.equal(c.get('a').node.proposeConfChange({ type: 'addLearner', nodeId: 'x' }), 'proposed')
   assert.equal(c.get('a').node.proposeConfChange({ type: 'addLearner', nodeId: 'y' }), 'dropped')
 })
+
+test('membership stays within the voter limit (DESIGN.md: up to 5 voters, the rest learners)', () => {
+  const c = new TestCluster(['a', 'b', 'c', 'd', 'e'])
+  c.elect('a')
+  assert.equal(c.get('a').node.proposeConfChange({ type: 'addVoter', nodeId: 'f' }), 'dropped')
+  assert.equal(c.get('a').node.proposeConfChange({ type: 'addLearner', nodeId: 'f' }), 'proposed')
+})
