@@ -83,7 +83,9 @@ export class Raft {
   protected send (m: Message): void {
     // Proposals and forwarded reads carry no term: the leader treats them as local requests (etcd convention).
     const term = m.type === 'prop' || m.type === 'readIndex' || m.type === 'transferLeader' ? 0 : (m.term === 0 ? this.term : m.term)
-    this.msgs.push({ ...m, from: this.id, term })
+    // A forwarded transfer request names the transferee in `from` (as etcd does); everything else is from us.
+    const from = m.type === 'transferLeader' ? m.from : this.id
+    this.msgs.push({ ...m, from, term })
   }
 
   /** Sends an append (or a snapshot when the needed entries are compacted). Returns whether anything was sent. */

@@ -50,3 +50,11 @@ test('proposals are refused while a transfer is in progress, and the transfer is
   assert.equal(c.raft('a').leadTransferee, '')
   assert.equal(c.get('a').node.propose(new TextEncoder().encode('after')), 'proposed')
 })
+
+test('a transfer to a third node requested at a follower reaches the leader with the right transferee', () => {
+  const c = new TestCluster(['a', 'b', 'c'])
+  c.elect('a')
+  c.get('c').node.transferLeader('b')
+  c.settle()
+  assert.equal(c.leader(), 'b')
+})
