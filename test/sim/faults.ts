@@ -129,13 +129,17 @@ export class FaultInjector {
     this.log(`network ${JSON.stringify(this.sim.network.faults)}`)
   }
 
+  /** Asks the leader, or a follower that forwards the request, to hand leadership to another node. */
   private transferLeadership (): void {
     const l = this.sim.leaderNode()
-    if (l?.raw == null) return
+    if (l === undefined) return
+    const up = this.sim.nodes.filter(n => n.up)
+    const via = this.rng.chance(0.5) ? l : this.rng.pick(up)
+    if (via.raw === null) return
     const to = this.rng.pick(this.sim.ids.filter(x => x !== l.id))
-    l.raw.transferLeader(to)
-    this.sim.scheduleReady(l)
-    this.log(`transfer leadership ${l.id} -> ${to}`)
+    via.raw.transferLeader(to)
+    this.sim.scheduleReady(via)
+    this.log(`transfer leadership ${l.id} -> ${to} (asked at ${via.id})`)
   }
 
   /** One node's clock jumps: its stamps move (locks must still never overlap). */
