@@ -405,8 +405,12 @@ export class Raft {
 
   private stepFollower (m: Message): void {
     switch (m.type) {
-      case 'prop': case 'readIndex': case 'transferLeader':
+      case 'prop': case 'readIndex':
         if (this.lead !== None) this.send({ ...m, to: this.lead })
+        break
+      case 'transferLeader':
+        // Handing leadership to the node we already follow is a no-op (and from == to would be malformed).
+        if (this.lead !== None && m.from !== this.lead) this.send({ ...m, to: this.lead })
         break
       case 'app': this.electionElapsed = 0; this.lead = m.from; this.handleAppendEntries(m); break
       case 'heartbeat': this.electionElapsed = 0; this.lead = m.from; this.handleHeartbeat(m); break
@@ -637,7 +641,7 @@ export class Raft {
   transferLeader (transferee: NodeId): void {
     const m = message({ type: 'transferLeader', from: transferee, to: this.id })
     if (this.role === 'leader') this.leaderTransfer(transferee)
-    else if (this.role === 'follower' && this.lead !== None) this.send({ ...m, to: this.lead })
+    else if (this.role === 'follower' && this.lead !== None && transferee !== this.lead) this.send({ ...m, to: this.lead })
   }
 
   private leaderTransfer (transferee: NodeId): void {

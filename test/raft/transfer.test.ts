@@ -58,3 +58,13 @@ test('a transfer to a third node requested at a follower reaches the leader with
   c.settle()
   assert.equal(c.leader(), 'b')
 })
+
+test('asking a follower to transfer leadership to the current leader sends nothing malformed', () => {
+  const c = new TestCluster(['a', 'b', 'c'])
+  c.elect('a')
+  c.get('b').node.transferLeader('a')
+  const rd = c.get('b').node.ready()
+  assert.deepEqual(rd.messages.filter(m => m.type === 'transferLeader'), [])
+  c.get('b').node.advance(rd)
+  assert.equal(c.leader(), 'a')
+})
