@@ -124,8 +124,8 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     })
     const pubsub = this.libp2p.services.pubsub
     pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
-    pubsub.subscribe(headsTopic)
     await this.libp2p.start()
+    pubsub.subscribe(headsTopic)
     for (const peer of this.options.bootstrap) {
       this.book.add(peer.peerId.toString(), [peer.addr], 'bootstrap')
       await this.tagKeepAlive(peer.peerId, [peer.addr])
