@@ -28,6 +28,7 @@ export class StreamReader {
   private remoteEnded = false
   private failure: StreamReadError | null = null
   private paused = false
+  private resuming = false
   private wake: (() => void) | null = null
 
   /** Attach at once: call this synchronously right after the stream is opened or handed to a handler. */
@@ -115,22 +116,34 @@ export class StreamReader {
     this.chunks.push(data)
     this.bufferedBytes += data.byteLength
     if (!this.paused && this.bufferedBytes > this.bufferBytesMax) {
-      try {
-        this.stream.pause()
-        this.paused = true
-      } catch {
-        // The stream is already closing; there is nothing more to hold back.
-      }
+      this.paused = true
+      // stream.resume() delivers its held bytes to us *before* it tells the muxer to resume; pausing inside that
+      // delivery would be undone by the muxer's resume right after (the window reopens while the stream counts as
+      // paused, and its buffer overflows). So a pause during a resume waits for the resume to finish.
+      if (this.resuming) queueMicrotask(() => { this.pauseStream() })
+      else this.pauseStream()
     }
     this.notify()
   }
 
+  private pauseStream (): void {
+    if (!this.paused) return
+    try {
+      this.stream.pause()
+    } catch {
+      // The stream is already closing; there is nothing more to hold back.
+    }
+  }
+
   private resume (): void {
     this.paused = false
+    this.resuming = true
     try {
       this.stream.resume()
     } catch {
       // Closing or closed: the buffered bytes are all there is.
+    } finally {
+      this.resuming = false
     }
   }
 
@@ -177,9 +190,36 @@ export function encodeFrame (payload: Uint8Array): Uint8Array {
   return out
 }
 
-/** Sends bytes and waits for the stream to drain when the muxer says its buffer is full (real backpressure). */
+/**
+ * Sends bytes; when the muxer reports its window full (send() returns false), waits for the next 'drain' event.
+ * Not `stream.onDrain()`: in @libp2p/utils 7.4.1 it keeps the promise of the first drain and returns it, already
+ * resolved, on every later call, so after one drain a sender would no longer wait and would buffer the whole
+ * transfer in memory (measured: a 32 MiB pack fully queued ahead of a slow reader).
+ */
 export async function sendWithBackpressure (stream: Stream, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
-  if (!stream.send(bytes)) await stream.onDrain({ signal })
+  if (stream.send(bytes)) return
+  await waitForDrain(stream, signal)
+}
+
+async function waitForDrain (stream: Stream, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onDrain = (): void => { cleanup(); resolve() }
+    const onClose = (event: Event): void => {
+      cleanup()
+      const error = 'error' in event && event.error instanceof Error ? event.error : null
+      reject(error ?? new StreamReadError('aborted', 'the stream closed while waiting to send'))
+    }
+    const onAbort = (): void => { cleanup(); reject(signal?.reason) }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort)
+  })
 }
 
 /** Resets a stream with a reason, ignoring a stream that is already gone. */
