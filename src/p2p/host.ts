@@ -132,7 +132,12 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     }
     this.timers.push(setInterval(() => { this.redialTick() }, this.options.redialIntervalMs))
     this.timers.push(setInterval(() => { this.antiEntropyRound() }, this.options.antiEntropyIntervalMs))
-    this.options.signal?.addEventListener('abort', () => { void this.stop() }, { once: true })
+    const signal = this.options.signal
+    if (signal?.aborted === true) {
+      await this.stop()
+      return
+    }
+    signal?.addEventListener('abort', () => { void this.stop() }, { once: true })
     this.redialTick()
   }
 

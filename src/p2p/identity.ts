@@ -4,6 +4,7 @@
 // it agree on one key) and the folder fsynced. A crash leaves either no key file or a complete one, never a torn
 // one that would silently change the node's identity.
 import { link, open, readFile, unlink } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -38,8 +39,9 @@ async function readKeyFile (path: string): Promise<PrivateKey | null> {
 }
 
 async function writeFileAtomically (path: string, bytes: Uint8Array): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
-  const file = await open(temp, 'w', 0o600)
+  // A unique temporary name: concurrent creators (in this process or another) must not share one.
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  const file = await open(temp, 'wx', 0o600)
   try {
     await file.writeFile(bytes)
     await file.sync()
