@@ -16,7 +16,7 @@
 import './polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { gossipsub, type GossipSub, type Message } from '@libp2p/gossipsub'
+import { TopicValidatorResult, gossipsub, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
 import { KEEP_ALIVE, TypedEventEmitter, type Connection, type Libp2p, type PeerId, type Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -123,6 +123,9 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
       if (event.detail.protocols.includes(headsProtocol)) void this.learn(event.detail.peerId, event.detail.listenAddrs)
     })
     const pubsub = this.libp2p.services.pubsub
+    // Validation before acceptance, not after: a rejected message is neither delivered nor relayed to other
+    // peers, and gossipsub lowers the sender's score, so one bad peer cannot spread garbage through the mesh.
+    pubsub.topicValidators.set(headsTopic, (_peer, message) => this.validateGossip(message))
     pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
     await this.libp2p.start()
     pubsub.subscribe(headsTopic)
@@ -265,17 +268,19 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     this.emit('peer:disconnect', id)
   }
 
+  private validateGossip (message: Message): TopicValidatorResult {
+    if (message.type !== 'signed' || decodeHeadAnnouncement(message.data) === null) {
+      this.stats.increment('gossipMalformedDropped')
+      return TopicValidatorResult.Reject
+    }
+    return TopicValidatorResult.Accept
+  }
+
   private onGossip (message: Message): void {
-    if (message.topic !== headsTopic) return
-    if (message.type !== 'signed') {
-      this.stats.increment('gossipMalformedDropped')
-      return
-    }
+    if (message.topic !== headsTopic || message.type !== 'signed') return
+    // Decoding again costs microseconds and keeps the validator free of state shared with this handler.
     const head = decodeHeadAnnouncement(message.data)
-    if (head === null) {
-      this.stats.increment('gossipMalformedDropped')
-      return
-    }
+    if (head === null) return
     this.stats.increment('gossipReceived')
     this.emit('head', { head, from: message.from.toString(), via: 'gossip' })
   }

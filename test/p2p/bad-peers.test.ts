@@ -35,7 +35,7 @@ test('malformed and oversized gossip and requests are dropped, counted, and the 
   await bad.dial(multiaddr(host.multiaddrs()[0]))
   await waitUntil(() => host.peers().some(p => p.peerId === bad.peerId.toString()), 'the bad peer to connect')
 
-  await t.test('malformed gossip is dropped and counted; a valid announcement after it is delivered', async () => {
+  await t.test('malformed gossip is dropped, counted and not relayed; a valid announcement after it is delivered and relayed', async () => {
     const garbage = [
       encoder.encode('not json'),
       encoder.encode(JSON.stringify({ nodeId: 'x', commit: 'ZZZ', hlc: { wallMs: 1, counter: 0, node: 'x' } })),
@@ -45,6 +45,7 @@ test('malformed and oversized gossip and requests are dropped, counted, and the 
     ]
     const valid = head('bad', '7')
     const delivered = waitForHead(host, valid.commit, 'gossip')
+    const relayed = waitForHead(friend, valid.commit, 'gossip')
     let done = false
     void delivered.then(() => { done = true })
     // The mesh forms after the connection; until then publishes reach nobody, so repeat the round.
@@ -55,6 +56,9 @@ test('malformed and oversized gossip and requests are dropped, counted, and the 
     }
     assert.equal((await delivered).from, bad.peerId.toString())
     assert.ok(host.counters().gossipMalformedDropped >= garbage.length, `dropped ${host.counters().gossipMalformedDropped}`)
+    // The friend is connected to the victim only (the bad peer speaks none of our protocols, so nobody learns it).
+    assert.equal((await relayed).from, bad.peerId.toString(), 'the valid message is relayed with its publisher')
+    assert.equal(friend.counters().gossipMalformedDropped, 0, 'the garbage never reached the friend')
   })
 
   await t.test('a malformed heads request is refused with a reset and counted', async () => {
