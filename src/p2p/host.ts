@@ -91,6 +91,7 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
   private readonly syncing = new Set<string>()
   private readonly dialing = new Set<string>()
   private timers: NodeJS.Timeout[] = []
+  private redialScheduled = false
   private state: 'new' | 'started' | 'stopped' = 'new'
 
   constructor (private readonly libp2p: Libp2p<Services>, private readonly options: ValidP2pHostOptions) {
@@ -392,7 +393,10 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     const addrs = listenAddrs.map(a => splitPeerId(a)?.addr ?? a)
     const isNew = this.book.get(id) === undefined
     if (!this.book.add(id, addrs, 'learned')) return
-    if (isNew) this.stats.increment('peersLearned')
+    if (isNew) {
+      this.stats.increment('peersLearned')
+      this.scheduleRedial()
+    }
     if (this.isConnected(id)) this.book.markConnected(id)
     try {
       await this.tagKeepAlive(peer, addrs)
@@ -405,6 +409,16 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     await this.libp2p.peerStore.merge(peer, {
       multiaddrs: [...addrs],
       tags: { [keepAliveTag]: { value: 50 } }
+    })
+  }
+
+  /** Runs the re-dial check soon (once for a burst of newly learned peers) instead of at the next tick. */
+  private scheduleRedial (): void {
+    if (this.redialScheduled) return
+    this.redialScheduled = true
+    setImmediate(() => {
+      this.redialScheduled = false
+      this.redialTick()
     })
   }
 

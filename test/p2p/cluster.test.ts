@@ -52,6 +52,16 @@ test('three nodes where 2 and 3 bootstrap from 1: all learn each other, gossip a
     assert.ok(n1.counters().gossipPublished >= 1)
   })
 
+  await t.test('periodic anti-entropy delivers a new head that was never gossiped', async () => {
+    const later = head('n3', 'f', 1_700_000_000_999)
+    const on1 = waitForHead(n1, later.commit, 'anti-entropy')
+    const on2 = waitForHead(n2, later.commit, 'anti-entropy')
+    heads3.push(later)
+    const [e1, e2] = await Promise.all([on1, on2])
+    assert.equal(e1.from, n3.peerId)
+    assert.equal(e2.from, n3.peerId)
+  })
+
   await t.test('raft messages are delivered between peers, in order on one channel', async () => {
     const received: string[] = []
     const done = waitForEvent(n3, 'message', d => {
