@@ -258,6 +258,9 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
   private onConnect (peer: PeerId): void {
     const id = peer.toString()
     this.book.markConnected(id)
+    // libp2p removes keep-alive tags when its reconnect queue gives up; put ours back whenever the peer returns.
+    const entry = this.book.get(id)
+    if (entry !== undefined) this.tagKeepAlive(peer, entry.addrs).catch(() => {})
     this.emit('peer:connect', id)
     this.syncWith(peer)
   }
