@@ -120,15 +120,29 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     await this.libp2p.handle(raftProtocol, (stream, connection) => this.raft.serve(stream, connection.remotePeer.toString()), handlerOptions)
     this.libp2p.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
     this.libp2p.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
+    // Identify runs on every new connection and tells whether the peer is a GitConfig node (it speaks our heads
+    // protocol) and where it listens. That is the moment to record it and to run anti-entropy with it.
     this.libp2p.addEventListener('peer:identify', (event) => {
-      if (event.detail.protocols.includes(headsProtocol)) void this.learn(event.detail.peerId, event.detail.listenAddrs)
+      const { peerId, listenAddrs, protocols } = event.detail
+      if (!protocols.includes(headsProtocol)) return
+      void this.learn(peerId, listenAddrs).finally(() => { this.syncWith(peerId) })
     })
     const pubsub = this.libp2p.services.pubsub
     // Validation before acceptance, not after: a rejected message is neither delivered nor relayed to other
     // peers, and gossipsub lowers the sender's score, so one bad peer cannot spread garbage through the mesh.
     pubsub.topicValidators.set(headsTopic, (_peer, message) => this.validateGossip(message))
     pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
-    await this.libp2p.start()
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      this.state = 'stopped'
+      try {
+        await this.libp2p.stop()
+      } catch {
+        // Nothing was listening; there is nothing to release.
+      }
+      throw new GitConfigError('INVALID_ARGUMENT', `cannot listen on ${this.options.listenAddr}: ${errorText(err)}`, { listen: this.options.listenAddr })
+    }
     pubsub.subscribe(headsTopic)
     for (const peer of this.options.bootstrap) {
       this.book.add(peer.peerId.toString(), [peer.addr], 'bootstrap')
@@ -262,7 +276,6 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     const entry = this.book.get(id)
     if (entry !== undefined) this.tagKeepAlive(peer, entry.addrs).catch(() => {})
     this.emit('peer:connect', id)
-    this.syncWith(peer)
   }
 
   private onDisconnect (peer: PeerId): void {
@@ -289,12 +302,12 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     this.emit('head', { head, from: message.from.toString(), via: 'gossip' })
   }
 
-  /** Anti-entropy with every connected peer. */
+  /** Anti-entropy with every connected GitConfig peer (the ones in the peer book; other libp2p peers are skipped). */
   private antiEntropyRound (): void {
     const done = new Set<string>()
     for (const connection of this.libp2p.getConnections()) {
       const id = connection.remotePeer.toString()
-      if (done.has(id)) continue
+      if (done.has(id) || this.book.get(id) === undefined) continue
       done.add(id)
       this.syncWith(connection.remotePeer)
     }
@@ -384,7 +397,8 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
         const addr = parseLearnedAddr(text, record.peerId)
         if (addr !== null) addrs.push(addr)
       }
-      await this.learn(peer, addrs)
+      // A peer without a usable address cannot be dialled; recording it would only take a place in the book.
+      if (addrs.length > 0) await this.learn(peer, addrs)
     }
     return true
   }

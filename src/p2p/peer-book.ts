@@ -36,14 +36,15 @@ export class PeerBook {
   }
 
   /**
-   * Adds a peer or merges new addresses into a known one. Returns false when the book is full (the peer is not
-   * recorded) or the peer is ourselves.
+   * Adds a peer or merges new addresses into a known one. When the book is full, the learned peer unreachable for
+   * longest makes room; when there is none (all bootstrap or connected), the new peer is not recorded. Returns false
+   * when it was not recorded or is ourselves.
    */
   add (peerId: string, addrs: readonly Multiaddr[], source: 'bootstrap' | 'learned'): boolean {
     if (peerId === this.selfPeerId) return false
     let entry = this.entries.get(peerId)
     if (entry === undefined) {
-      if (this.entries.size >= p2pKnownPeersMax) return false
+      if (this.entries.size >= p2pKnownPeersMax && !this.evictLongestUnreachable()) return false
       entry = {
         peerId,
         addrs: [],
@@ -51,7 +52,8 @@ export class PeerBook {
         connected: false,
         failures: 0,
         nextDialAtMs: this.nowMs(),
-        unreachableSinceMs: null
+        // A learned peer counts as unreachable until it connects, so one that never answers is forgotten in time.
+        unreachableSinceMs: source === 'learned' ? this.nowMs() : null
       }
       this.entries.set(peerId, entry)
     }
@@ -94,6 +96,17 @@ export class PeerBook {
   dueForDial (): PeerBookEntry[] {
     const now = this.nowMs()
     return this.list().filter(e => !e.connected && e.addrs.length > 0 && e.nextDialAtMs <= now)
+  }
+
+  private evictLongestUnreachable (): boolean {
+    let victim: PeerBookEntry | null = null
+    for (const entry of this.entries.values()) {
+      if (entry.bootstrap || entry.connected || entry.unreachableSinceMs === null) continue
+      if (victim === null || entry.unreachableSinceMs < (victim.unreachableSinceMs ?? Infinity)) victim = entry
+    }
+    if (victim === null) return false
+    this.entries.delete(victim.peerId)
+    return true
   }
 
   /** Forgets learned peers unreachable for too long; returns how many were forgotten. */

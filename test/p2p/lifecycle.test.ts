@@ -26,3 +26,12 @@ test('an invalid local announcement is a programming error and throws', async (t
   assert.equal(await a.announceHead(head('a', '1')), 0, 'alone, a valid announcement reaches nobody: counted, not thrown')
   assert.equal(a.counters().gossipPublishDropped, 1)
 })
+
+test('a port already in use is reported as INVALID_ARGUMENT naming the address', async (t) => {
+  const scratch = new Scratch()
+  t.after(() => scratch.cleanup())
+  const a = await startHost(scratch, { name: 'a' })
+  const port = Number(/\/tcp\/(\d+)\//.exec(a.multiaddrs()[0])?.[1])
+  await assert.rejects(startHost(scratch, { name: 'b', port }), (err: unknown) =>
+    isGitConfigError(err) && err.code === 'INVALID_ARGUMENT' && err.message.includes(`/tcp/${port}`))
+})

@@ -25,23 +25,57 @@ test('failed dials back off exponentially up to the cap; a disconnect retries so
   assert.equal(book.get('p')!.nextDialAtMs, now + p2pRedialBackoffMsMin)
 })
 
-test('the book is bounded in peers and addresses, ignores itself, and forgets only stale learned peers', () => {
+test('the book is bounded in peers and addresses and ignores itself', () => {
   let now = 0
   const book = new PeerBook('self', () => now)
   assert.equal(book.add('self', [addr(1)], 'learned'), false)
   book.add('boot', [addr(1)], 'bootstrap')
-  for (let i = 0; book.size < p2pKnownPeersMax; i++) assert.equal(book.add(`p${i}`, [addr(2)], 'learned'), true)
-  assert.equal(book.add('one-too-many', [addr(3)], 'learned'), false)
+  for (let i = 0; book.size < p2pKnownPeersMax; i++) {
+    now++
+    assert.equal(book.add(`p${i}`, [addr(2)], 'learned'), true)
+    book.markConnected(`p${i}`)
+  }
+  assert.equal(book.add('one-too-many', [addr(3)], 'learned'), false, 'full of bootstrap and connected peers: refused')
   book.add('p0', Array.from({ length: 40 }, (_, i) => addr(100 + i)), 'learned')
   assert.equal(book.get('p0')!.addrs.length, p2pAddrsPerPeerMax)
   assert.equal(book.get('p0')!.addrs[0].toString(), addr(100).toString(), 'newest addresses first')
+})
 
+test('when full, a new peer replaces the learned peer unreachable for longest, never a bootstrap or connected one', () => {
+  let now = 0
+  const book = new PeerBook('self', () => now)
+  book.add('boot', [addr(1)], 'bootstrap')
   book.markDialFailed('boot')
-  book.markDialFailed('p1')
-  book.markConnected('p2')
+  for (let i = 0; book.size < p2pKnownPeersMax; i++) {
+    now++
+    book.add(`p${i}`, [addr(2)], 'learned')
+  }
+  book.markConnected('p0')
+  now++
+  assert.equal(book.add('newcomer', [addr(3)], 'learned'), true)
+  assert.equal(book.size, p2pKnownPeersMax)
+  assert.equal(book.get('p1'), undefined, 'the oldest unreachable learned peer made room')
+  for (const kept of ['boot', 'p0', 'p2', 'newcomer']) assert.ok(book.get(kept) !== undefined, kept)
+})
+
+test('learned peers that stay unreachable are forgotten; bootstrap and connected peers are kept', () => {
+  let now = 0
+  const book = new PeerBook('self', () => now)
+  book.add('boot', [addr(1)], 'bootstrap')
+  book.add('never-answers', [addr(2)], 'learned')
+  book.add('went-away', [addr(3)], 'learned')
+  book.add('here', [addr(4)], 'learned')
+  book.markDialFailed('boot')
+  book.markConnected('went-away')
+  book.markConnected('here')
+  now = 1000
+  book.markDisconnected('went-away')
   now = p2pLearnedPeerForgetMs
   assert.equal(book.forgetStale(), 1)
-  assert.equal(book.get('p1'), undefined, 'an unreachable learned peer is forgotten')
-  assert.ok(book.get('boot') !== undefined, 'bootstrap peers are kept')
-  assert.ok(book.get('p2') !== undefined, 'connected peers are kept')
+  assert.equal(book.get('never-answers'), undefined)
+  assert.ok(book.get('went-away') !== undefined, 'unreachable for less than the limit')
+  now = 1000 + p2pLearnedPeerForgetMs
+  assert.equal(book.forgetStale(), 1)
+  assert.equal(book.get('went-away'), undefined)
+  assert.ok(book.get('boot') !== undefined && book.get('here') !== undefined)
 })
