@@ -9,7 +9,7 @@
 // malformed, aborted), or PEER_UNAVAILABLE when the stream cannot be opened at all.
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { GitConfigError } from '../errors.js'
-import { p2pFetchErrorTextBytesMax, p2pFetchFrameBytesMax, p2pFetchRequestBytesMax } from '../limits.js'
+import { p2pDialTimeoutMs, p2pFetchErrorTextBytesMax, p2pFetchFrameBytesMax, p2pFetchRequestBytesMax } from '../limits.js'
 import { decodeFetchRequest, encodeFetchRequest, isValidFetchRequest, type FetchRequest } from './messages.js'
 import { combineSignals, errorText, transferError } from './request-response.js'
 import type { P2pStats } from './stats.js'
@@ -38,18 +38,18 @@ export async function * fetchPack (libp2p: Libp2p, peer: PeerId, request: FetchR
     throw new GitConfigError('INVALID_ARGUMENT', 'a fetch request needs 1 to 256 wanted and at most 4096 known commits, each 40 lowercase hex digits')
   }
   stats.increment('fetchRequested')
-  const idle = new IdleTimer(options.idleTimeoutMs)
-  const signal = combineSignals(options.signal, idle.signal)
   const peerText = peer.toString()
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peer, fetchProtocol, { signal })
+    // Opening the stream has its own deadline; the idle timer measures the transfer, from the open stream on.
+    stream = await libp2p.dialProtocol(peer, fetchProtocol, { signal: combineSignals(options.signal, AbortSignal.timeout(p2pDialTimeoutMs)) })
   } catch (err) {
-    idle.stop()
     stats.increment('fetchFailed')
     throw new GitConfigError('PEER_UNAVAILABLE', `cannot open ${fetchProtocol} to ${peerText}: ${errorText(err)}`, { peer: peerText, protocol: fetchProtocol })
   }
   const reader = new StreamReader(stream)
+  const idle = new IdleTimer(options.idleTimeoutMs)
+  const signal = combineSignals(options.signal, idle.signal)
   let receivedBytes = 0
   let complete = false
   try {
