@@ -111,13 +111,36 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
 
   async start (): Promise<void> {
     if (this.state !== 'new') throw new GitConfigError('INVALID_ARGUMENT', `the p2p host cannot start: it is ${this.state}`)
+    const signal = this.options.signal
+    if (signal?.aborted === true) {
+      this.state = 'stopped'
+      return
+    }
     this.state = 'started'
+    await this.registerProtocols()
+    this.listenToLibp2p()
+    await this.listen()
+    this.libp2p.services.pubsub.subscribe(headsTopic)
+    for (const peer of this.options.bootstrap) {
+      this.book.add(peer.peerId.toString(), [peer.addr], 'bootstrap')
+      await this.tagKeepAlive(peer.peerId, [peer.addr])
+    }
+    this.timers.push(setInterval(() => { this.redialTick() }, this.options.redialIntervalMs))
+    this.timers.push(setInterval(() => { this.antiEntropyRound() }, this.options.antiEntropyIntervalMs))
+    signal?.addEventListener('abort', () => { void this.stop() }, { once: true })
+    this.redialTick()
+  }
+
+  private async registerProtocols (): Promise<void> {
     const handlerOptions = { maxInboundStreams: p2pInboundStreamsPerProtocolMax }
     await this.libp2p.handle(headsProtocol, (stream, connection) => this.serveHeads(stream, connection), handlerOptions)
     await this.libp2p.handle(peersProtocol, (stream, connection) => this.servePeers(stream, connection), handlerOptions)
     await this.libp2p.handle(fetchProtocol, (stream, connection) =>
       serveFetch(stream, connection.remotePeer.toString(), this.options.fetchResponder, this.options.fetchIdleTimeoutMs, this.stats), handlerOptions)
     await this.libp2p.handle(raftProtocol, (stream, connection) => this.raft.serve(stream, connection.remotePeer.toString()), handlerOptions)
+  }
+
+  private listenToLibp2p (): void {
     this.libp2p.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
     this.libp2p.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
     // Identify runs on every new connection and tells whether the peer is a GitConfig node (it speaks our heads
@@ -132,6 +155,10 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     // peers, and gossipsub lowers the sender's score, so one bad peer cannot spread garbage through the mesh.
     pubsub.topicValidators.set(headsTopic, (_peer, message) => this.validateGossip(message))
     pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
+  }
+
+  /** Starts libp2p; a failure to listen (port taken, address not local) is the caller's option to fix. */
+  private async listen (): Promise<void> {
     try {
       await this.libp2p.start()
     } catch (err) {
@@ -143,20 +170,6 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
       }
       throw new GitConfigError('INVALID_ARGUMENT', `cannot listen on ${this.options.listenAddr}: ${errorText(err)}`, { listen: this.options.listenAddr })
     }
-    pubsub.subscribe(headsTopic)
-    for (const peer of this.options.bootstrap) {
-      this.book.add(peer.peerId.toString(), [peer.addr], 'bootstrap')
-      await this.tagKeepAlive(peer.peerId, [peer.addr])
-    }
-    this.timers.push(setInterval(() => { this.redialTick() }, this.options.redialIntervalMs))
-    this.timers.push(setInterval(() => { this.antiEntropyRound() }, this.options.antiEntropyIntervalMs))
-    const signal = this.options.signal
-    if (signal?.aborted === true) {
-      await this.stop()
-      return
-    }
-    signal?.addEventListener('abort', () => { void this.stop() }, { once: true })
-    this.redialTick()
   }
 
   async stop (): Promise<void> {
