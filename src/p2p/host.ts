@@ -230,8 +230,10 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
    */
   fetch (peerId: string, request: FetchRequest, options: HostFetchOptions = {}): AsyncIterable<Uint8Array> {
     const peer = this.parsePeerId(peerId)
+    const bytesMax = options.bytesMax ?? this.options.fetchBytesMax
+    if (!Number.isSafeInteger(bytesMax) || bytesMax < 1) throw new GitConfigError('INVALID_ARGUMENT', `fetch bytesMax must be a positive integer, not ${bytesMax}`)
     return fetchPack(this.libp2p, peer, request, {
-      bytesMax: options.bytesMax ?? this.options.fetchBytesMax,
+      bytesMax,
       idleTimeoutMs: this.options.fetchIdleTimeoutMs,
       signal: options.signal
     }, this.stats)

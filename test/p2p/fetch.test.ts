@@ -142,6 +142,10 @@ test('object transfer between two hosts', async (t) => {
     assert.equal(bad.code, 'INVALID_ARGUMENT')
     const none = await fetchError(client.fetch(server.peerId, { want: [], have: [] }))
     assert.equal(none.code, 'INVALID_ARGUMENT')
+    for (const bytesMax of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => client.fetch(server.peerId, request, { bytesMax }), (err: unknown) => isGitConfigError(err) && err.code === 'INVALID_ARGUMENT')
+    }
+    assert.throws(() => client.fetch('not a peer', request), (err: unknown) => isGitConfigError(err) && err.code === 'INVALID_ARGUMENT')
     const stranger = await startRawPeer(scratch)
     const unknownPeer = stranger.peerId.toString()
     await stranger.stop()
