@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Scratch, isConnected, startHost, waitUntil } from './helpers.js'
+import { Scratch, isConnected, startHost, waitForEvent, waitUntil } from './helpers.js'
 
 function portOf (addr: string): number {
   const m = /\/tcp\/(\d+)\//.exec(addr)
@@ -38,11 +38,18 @@ test('restarted nodes keep their PeerId and their peers reconnect, to bootstrap 
   await t.test('the bootstrap node restarts: both others reconnect to it', async () => {
     const id = n1.peerId
     const port = portOf(boot[0])
+    // Open a Raft-channel stream to n1 first, so the restart leaves n2 holding a dead one.
+    const first = waitForEvent(n1, 'message', d => d.from === n2.peerId, 'a raft message before the restart')
+    n2.sendMessage(n1.peerId, Uint8Array.of(1))
+    await first
     await n1.stop()
     await waitUntil(() => !isConnected(n2, n1) && !isConnected(n3, n1), 'n1 to be seen as gone')
     const again = await startHost(scratch, { name: 'n1', port })
     assert.equal(again.peerId, id)
     await waitUntil(() => isConnected(n2, again) && isConnected(n3, again), 'n2 and n3 to reconnect to n1')
+    const after = waitForEvent(again, 'message', d => d.from === n2.peerId, 'a raft message after the restart')
+    assert.equal(n2.sendMessage(again.peerId, Uint8Array.of(2)), true)
+    assert.deepEqual([...(await after).bytes], [2])
   })
 
   await t.test('a learned (non-bootstrap) peer restarts: the peer that learned it reconnects', async () => {
