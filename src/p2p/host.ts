@@ -289,7 +289,11 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     this.book.markConnected(id)
     // libp2p removes keep-alive tags when its reconnect queue gives up; put ours back whenever the peer returns.
     const entry = this.book.get(id)
-    if (entry !== undefined) this.tagKeepAlive(peer, entry.addrs).catch(() => {})
+    if (entry !== undefined) {
+      this.tagKeepAlive(peer, entry.addrs).catch(() => {})
+      // A peer we already know is a GitConfig node: exchange at once rather than wait for identify (which may fail).
+      this.syncWith(peer)
+    }
     this.emit('peer:connect', id)
   }
 
