@@ -11,11 +11,12 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { GitConfigError } from '../errors.js'
 import { p2pDialTimeoutMs, p2pFetchErrorTextBytesMax, p2pFetchFrameBytesMax, p2pFetchRequestBytesMax } from '../limits.js'
 import { decodeFetchRequest, encodeFetchRequest, isValidFetchRequest, type FetchRequest } from './messages.js'
+import { fetchProtocol } from './protocols.js'
 import { combineSignals, errorText, transferError } from './request-response.js'
 import type { P2pStats } from './stats.js'
 import { StreamReader, StreamReadError, abortStream, encodeFrame, sendWithBackpressure } from './stream-io.js'
 
-export const fetchProtocol = '/gitconfig/fetch/1.0.0'
+export { fetchProtocol }
 
 const frameData = 0x00
 const frameEnd = 0x01

@@ -2,49 +2,36 @@
 // bytes and announcements and nothing else; the node plugs git in through callbacks (`localHeads`,
 // `fetchResponder`) and the events (`head`, `message`).
 //
-// What each piece is for:
-// - gossip on `gitconfig/heads/1`: fast propagation of new heads. Gossip drops (no replay for late joiners;
-//   publish while the mesh forms reaches nobody), so it is only the fast path.
-// - anti-entropy `/gitconfig/heads/1.0.0`: on every new connection and every `antiEntropyIntervalMs`, both sides
-//   send their heads. Nothing depends on one gossip message arriving.
-// - peer exchange `/gitconfig/peers/1.0.0`: nodes only know their bootstrap list; exchanging peer lists (same
-//   schedule) teaches every node every other node's addresses, so it can dial the announcer of a head directly.
-// - the re-dial loop: libp2p's bootstrap module dials once and its reconnect queue gives up after a few tries, so
-//   an own loop dials every known peer that is not connected, with capped exponential backoff, forever for
-//   bootstrap peers. Known peers are also tagged keep-alive so libp2p reconnects at once after a disconnect.
+// The pieces, each in its own module:
+// - gossip on `gitconfig/heads/1` (here): fast propagation of new heads, best effort.
+// - anti-entropy `/gitconfig/heads/1.0.0` (anti-entropy.ts): on every new connection and every
+//   `antiEntropyIntervalMs`, both sides send their heads, so nothing depends on one gossip message arriving.
+// - discovery (discovery.ts): peer-list exchange on the same schedule, and the re-dial loop.
 // - fetch `/gitconfig/fetch/1.0.0` (fetch.ts) and the Raft channel `/gitconfig/raft/1.0.0` (raft-channel.ts).
 import './polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { TopicValidatorResult, gossipsub, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
-import { KEEP_ALIVE, TypedEventEmitter, type Connection, type Libp2p, type PeerId, type Stream } from '@libp2p/interface'
+import { TypedEventEmitter, type Libp2p, type PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { GitConfigError } from '../errors.js'
-import {
-  p2pDialTimeoutMs, p2pHeadsMessageBytesMax, p2pInboundStreamsPerProtocolMax, p2pPeerListBytesMax,
-  p2pRedialConcurrencyMax, p2pStreamWindowBytesMax
-} from '../limits.js'
-import { fetchPack, fetchProtocol, serveFetch, type FetchResponder } from './fetch.js'
+import { p2pDialTimeoutMs, p2pInboundStreamsPerProtocolMax, p2pStreamWindowBytesMax } from '../limits.js'
+import { HeadsExchange } from './anti-entropy.js'
+import { PeerDiscovery } from './discovery.js'
+import { fetchPack, serveFetch, type FetchResponder } from './fetch.js'
 import { loadOrCreatePrivateKey } from './identity.js'
-import {
-  decodeHeadAnnouncement, decodeHeads, decodePeerList, encodeHeadAnnouncement, encodeHeads, encodePeerList,
-  isValidHeadAnnouncement, type FetchRequest, type HeadAnnouncement, type PeerRecord
-} from './messages.js'
-import { validateP2pHostOptions, splitPeerId, type P2pHostOptions, type ValidP2pHostOptions } from './options.js'
-import { PeerBook } from './peer-book.js'
-import { RaftChannel, raftProtocol } from './raft-channel.js'
-import { errorText, requestOnce, serveOnce } from './request-response.js'
+import { decodeHeadAnnouncement, encodeHeadAnnouncement, isValidHeadAnnouncement, type FetchRequest, type HeadAnnouncement } from './messages.js'
+import { validateP2pHostOptions, type P2pHostOptions, type ValidP2pHostOptions } from './options.js'
+import { fetchProtocol, headsProtocol, headsTopic, peersProtocol, raftProtocol } from './protocols.js'
+import { RaftChannel } from './raft-channel.js'
+import { errorText } from './request-response.js'
 import { P2pStats, type P2pCounters } from './stats.js'
 
-export const headsTopic = 'gitconfig/heads/1'
-export const headsProtocol = '/gitconfig/heads/1.0.0'
-export const peersProtocol = '/gitconfig/peers/1.0.0'
-
-const keepAliveTag = `${KEEP_ALIVE}-gitconfig`
+export { fetchProtocol, headsProtocol, headsTopic, peersProtocol, raftProtocol }
 
 export interface HeadEvent {
   readonly head: HeadAnnouncement
@@ -86,17 +73,20 @@ interface Services extends Record<string, unknown> {
 
 export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
   private readonly stats = new P2pStats()
-  private readonly book: PeerBook
+  private readonly discovery: PeerDiscovery
+  private readonly heads: HeadsExchange
   private readonly raft: RaftChannel
+  /** Peers with an anti-entropy round in flight: at most one per peer. */
   private readonly syncing = new Set<string>()
-  private readonly dialing = new Set<string>()
-  private timers: NodeJS.Timeout[] = []
-  private redialScheduled = false
+  private antiEntropyTimer: NodeJS.Timeout | null = null
   private state: 'new' | 'started' | 'stopped' = 'new'
 
   constructor (private readonly libp2p: Libp2p<Services>, private readonly options: ValidP2pHostOptions) {
     super()
-    this.book = new PeerBook(libp2p.peerId.toString(), Date.now)
+    this.discovery = new PeerDiscovery(libp2p, this.stats, options)
+    this.heads = new HeadsExchange(libp2p, this.stats, options.localHeads, options.requestTimeoutMs, (head, from) => {
+      this.emit('head', { head, from, via: 'anti-entropy' })
+    })
     this.raft = new RaftChannel(libp2p, this.stats, (from, bytes) => {
       this.emit('message', { from, bytes })
     })
@@ -121,62 +111,17 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     this.listenToLibp2p()
     await this.listen()
     this.libp2p.services.pubsub.subscribe(headsTopic)
-    for (const peer of this.options.bootstrap) {
-      this.book.add(peer.peerId.toString(), [peer.addr], 'bootstrap')
-      await this.tagKeepAlive(peer.peerId, [peer.addr])
-    }
-    this.timers.push(setInterval(() => { this.redialTick() }, this.options.redialIntervalMs))
-    this.timers.push(setInterval(() => { this.antiEntropyRound() }, this.options.antiEntropyIntervalMs))
+    await this.discovery.start()
+    this.antiEntropyTimer = setInterval(() => { this.antiEntropyRound() }, this.options.antiEntropyIntervalMs)
     signal?.addEventListener('abort', () => { void this.stop() }, { once: true })
-    this.redialTick()
-  }
-
-  private async registerProtocols (): Promise<void> {
-    const handlerOptions = { maxInboundStreams: p2pInboundStreamsPerProtocolMax }
-    await this.libp2p.handle(headsProtocol, (stream, connection) => this.serveHeads(stream, connection), handlerOptions)
-    await this.libp2p.handle(peersProtocol, (stream, connection) => this.servePeers(stream, connection), handlerOptions)
-    await this.libp2p.handle(fetchProtocol, (stream, connection) =>
-      serveFetch(stream, connection.remotePeer.toString(), this.options.fetchResponder, this.options.fetchIdleTimeoutMs, this.stats), handlerOptions)
-    await this.libp2p.handle(raftProtocol, (stream, connection) => this.raft.serve(stream, connection.remotePeer.toString()), handlerOptions)
-  }
-
-  private listenToLibp2p (): void {
-    this.libp2p.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
-    this.libp2p.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
-    // Identify runs on every new connection and tells whether the peer is a GitConfig node (it speaks our heads
-    // protocol) and where it listens. That is the moment to record it and to run anti-entropy with it.
-    this.libp2p.addEventListener('peer:identify', (event) => {
-      const { peerId, listenAddrs, protocols } = event.detail
-      if (!protocols.includes(headsProtocol)) return
-      void this.learn(peerId, listenAddrs).finally(() => { this.syncWith(peerId) })
-    })
-    const pubsub = this.libp2p.services.pubsub
-    // Validation before acceptance, not after: a rejected message is neither delivered nor relayed to other
-    // peers, and gossipsub lowers the sender's score, so one bad peer cannot spread garbage through the mesh.
-    pubsub.topicValidators.set(headsTopic, (_peer, message) => this.validateGossip(message))
-    pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
-  }
-
-  /** Starts libp2p; a failure to listen (port taken, address not local) is the caller's option to fix. */
-  private async listen (): Promise<void> {
-    try {
-      await this.libp2p.start()
-    } catch (err) {
-      this.state = 'stopped'
-      try {
-        await this.libp2p.stop()
-      } catch {
-        // Nothing was listening; there is nothing to release.
-      }
-      throw new GitConfigError('INVALID_ARGUMENT', `cannot listen on ${this.options.listenAddr}: ${errorText(err)}`, { listen: this.options.listenAddr })
-    }
   }
 
   async stop (): Promise<void> {
     if (this.state === 'stopped') return
     this.state = 'stopped'
-    for (const timer of this.timers) clearInterval(timer)
-    this.timers = []
+    if (this.antiEntropyTimer !== null) clearInterval(this.antiEntropyTimer)
+    this.antiEntropyTimer = null
+    this.discovery.stop()
     this.raft.stop()
     await this.libp2p.stop()
   }
@@ -196,7 +141,7 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
 
   /** Every peer in the peer book (bootstrap and learned), connected or not. */
   knownPeers (): PeerInfo[] {
-    return this.book.list().map(e => this.peerInfo(e.peerId, this.isConnected(e.peerId), []))
+    return this.discovery.entries().map(e => this.peerInfo(e.peerId, this.isConnected(e.peerId), []))
   }
 
   counters (): P2pCounters {
@@ -229,7 +174,7 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
    * malformed, aborted) or PEER_UNAVAILABLE.
    */
   fetch (peerId: string, request: FetchRequest, options: HostFetchOptions = {}): AsyncIterable<Uint8Array> {
-    const peer = this.parsePeerId(peerId)
+    const peer = parsePeerId(peerId)
     const bytesMax = options.bytesMax ?? this.options.fetchBytesMax
     if (!Number.isSafeInteger(bytesMax) || bytesMax < 1) throw new GitConfigError('INVALID_ARGUMENT', `fetch bytesMax must be a positive integer, not ${bytesMax}`)
     return fetchPack(this.libp2p, peer, request, {
@@ -246,8 +191,8 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
 
   /** Dials a peer by id, using the addresses learned for it. */
   async connect (peerId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-    const peer = this.parsePeerId(peerId)
-    const entry = this.book.get(peerId)
+    const peer = parsePeerId(peerId)
+    const entry = this.discovery.entry(peerId)
     const target = entry !== undefined && entry.addrs.length > 0 ? entry.addrs.map(a => a.encapsulate(`/p2p/${peerId}`)) : peer
     try {
       await this.libp2p.dial(target, { signal: options.signal ?? AbortSignal.timeout(p2pDialTimeoutMs) })
@@ -256,17 +201,50 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     }
   }
 
+  private async registerProtocols (): Promise<void> {
+    const handlerOptions = { maxInboundStreams: p2pInboundStreamsPerProtocolMax }
+    await this.libp2p.handle(headsProtocol, (stream, connection) => this.heads.serve(stream, connection.remotePeer.toString()), handlerOptions)
+    await this.libp2p.handle(peersProtocol, (stream) => this.discovery.serve(stream), handlerOptions)
+    await this.libp2p.handle(fetchProtocol, (stream, connection) =>
+      serveFetch(stream, connection.remotePeer.toString(), this.options.fetchResponder, this.options.fetchIdleTimeoutMs, this.stats), handlerOptions)
+    await this.libp2p.handle(raftProtocol, (stream, connection) => this.raft.serve(stream, connection.remotePeer.toString()), handlerOptions)
+  }
+
+  private listenToLibp2p (): void {
+    this.libp2p.addEventListener('peer:connect', (event) => { this.onConnect(event.detail) })
+    this.libp2p.addEventListener('peer:disconnect', (event) => { this.onDisconnect(event.detail) })
+    // Identify runs on every new connection and tells whether the peer is a GitConfig node (it speaks our heads
+    // protocol) and where it listens. That is the moment to record it and to run anti-entropy with it.
+    this.libp2p.addEventListener('peer:identify', (event) => {
+      const { peerId, listenAddrs, protocols } = event.detail
+      if (!protocols.includes(headsProtocol)) return
+      void this.discovery.learn(peerId, listenAddrs).finally(() => { this.syncWith(peerId) })
+    })
+    const pubsub = this.libp2p.services.pubsub
+    // Validation before acceptance, not after: a rejected message is neither delivered nor relayed to other
+    // peers, and gossipsub lowers the sender's score, so one bad peer cannot spread garbage through the mesh.
+    pubsub.topicValidators.set(headsTopic, (_peer, message) => this.validateGossip(message))
+    pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
+  }
+
+  /** Starts libp2p; a failure to listen (port taken, address not local) is the caller's option to fix. */
+  private async listen (): Promise<void> {
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      this.state = 'stopped'
+      try {
+        await this.libp2p.stop()
+      } catch {
+        // Nothing was listening; there is nothing to release.
+      }
+      throw new GitConfigError('INVALID_ARGUMENT', `cannot listen on ${this.options.listenAddr}: ${errorText(err)}`, { listen: this.options.listenAddr })
+    }
+  }
+
   private emit<K extends keyof P2pHostEvents> (type: K, detail: P2pHostEvents[K]['detail']): void {
     if (this.state !== 'started') return
     this.safeDispatchEvent(type, { detail })
-  }
-
-  private parsePeerId (peerId: string): PeerId {
-    try {
-      return peerIdFromString(peerId)
-    } catch {
-      throw new GitConfigError('INVALID_ARGUMENT', `not a PeerId: ${JSON.stringify(peerId)}`)
-    }
   }
 
   private isConnected (peerId: string): boolean {
@@ -274,7 +252,7 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
   }
 
   private peerInfo (peerId: string, connected: boolean, fallback: Multiaddr[]): PeerInfo {
-    const entry = this.book.get(peerId)
+    const entry = this.discovery.entry(peerId)
     const addrs = entry !== undefined && entry.addrs.length > 0 ? entry.addrs : fallback
     return {
       peerId,
@@ -286,20 +264,15 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
 
   private onConnect (peer: PeerId): void {
     const id = peer.toString()
-    this.book.markConnected(id)
-    // libp2p removes keep-alive tags when its reconnect queue gives up; put ours back whenever the peer returns.
-    const entry = this.book.get(id)
-    if (entry !== undefined) {
-      this.tagKeepAlive(peer, entry.addrs).catch(() => {})
-      // A peer we already know is a GitConfig node: exchange at once rather than wait for identify (which may fail).
-      this.syncWith(peer)
-    }
+    this.discovery.onConnect(peer)
+    // A peer we already know is a GitConfig node: exchange at once rather than wait for identify (which may fail).
+    if (this.discovery.isKnown(id)) this.syncWith(peer)
     this.emit('peer:connect', id)
   }
 
   private onDisconnect (peer: PeerId): void {
     const id = peer.toString()
-    this.book.markDisconnected(id)
+    this.discovery.onDisconnect(peer)
     this.raft.forgetStream(id)
     this.emit('peer:disconnect', id)
   }
@@ -326,175 +299,28 @@ export class P2pHost extends TypedEventEmitter<P2pHostEvents> {
     const done = new Set<string>()
     for (const connection of this.libp2p.getConnections()) {
       const id = connection.remotePeer.toString()
-      if (done.has(id) || this.book.get(id) === undefined) continue
+      if (done.has(id) || !this.discovery.isKnown(id)) continue
       done.add(id)
       this.syncWith(connection.remotePeer)
     }
   }
 
-  /** Exchanges heads and peer lists with one peer; at most one exchange per peer runs at a time. */
+  /** Exchanges heads and peer lists with one peer; at most one round per peer runs at a time. */
   private syncWith (peer: PeerId): void {
     const id = peer.toString()
     if (this.state !== 'started' || this.syncing.has(id)) return
     this.syncing.add(id)
-    void Promise.allSettled([this.exchangeHeads(peer), this.exchangePeers(peer)])
+    void Promise.allSettled([this.heads.exchangeWith(peer), this.discovery.exchangeWith(peer)])
       .finally(() => { this.syncing.delete(id) })
-  }
-
-  private async exchangeHeads (peer: PeerId): Promise<void> {
-    try {
-      const ours = encodeHeads(await this.options.localHeads())
-      const response = await requestOnce(this.libp2p, peer, headsProtocol, ours, { responseBytesMax: p2pHeadsMessageBytesMax, timeoutMs: this.options.requestTimeoutMs })
-      this.receiveHeads(peer.toString(), response)
-      this.stats.increment('headsExchanged')
-    } catch {
-      this.stats.increment('headsExchangeFailed')
-    }
-  }
-
-  private async serveHeads (stream: Stream, connection: Connection): Promise<void> {
-    const from = connection.remotePeer.toString()
-    await serveOnce(stream, { requestBytesMax: p2pHeadsMessageBytesMax, timeoutMs: this.options.requestTimeoutMs }, async (request) => {
-      if (!this.receiveHeads(from, request)) return null
-      return encodeHeads(await this.options.localHeads())
-    })
-  }
-
-  private receiveHeads (from: string, bytes: Uint8Array): boolean {
-    const heads = decodeHeads(bytes)
-    if (heads === null) {
-      this.stats.increment('headsMalformedDropped')
-      return false
-    }
-    for (const head of heads) this.emit('head', { head, from, via: 'anti-entropy' })
-    return true
-  }
-
-  private async exchangePeers (peer: PeerId): Promise<void> {
-    try {
-      const response = await requestOnce(this.libp2p, peer, peersProtocol, encodePeerList(this.peerList()), { responseBytesMax: p2pPeerListBytesMax, timeoutMs: this.options.requestTimeoutMs })
-      await this.receivePeerList(response)
-      this.stats.increment('peerListsExchanged')
-    } catch {
-      this.stats.increment('peerListsFailed')
-    }
-  }
-
-  private async servePeers (stream: Stream, _connection: Connection): Promise<void> {
-    await serveOnce(stream, { requestBytesMax: p2pPeerListBytesMax, timeoutMs: this.options.requestTimeoutMs }, async (request) => {
-      if (!await this.receivePeerList(request)) return null
-      return encodePeerList(this.peerList())
-    })
-  }
-
-  /** Ourselves plus every peer we know an address for. */
-  private peerList (): PeerRecord[] {
-    const self: PeerRecord = {
-      peerId: this.peerId,
-      addrs: this.libp2p.getMultiaddrs().map(a => (splitPeerId(a)?.addr ?? a).toString())
-    }
-    const known = this.book.list().filter(e => e.addrs.length > 0).map(e => ({ peerId: e.peerId, addrs: e.addrs.map(a => a.toString()) }))
-    return [self, ...known]
-  }
-
-  private async receivePeerList (bytes: Uint8Array): Promise<boolean> {
-    const records = decodePeerList(bytes)
-    if (records === null) {
-      this.stats.increment('peerListsMalformedDropped')
-      return false
-    }
-    for (const record of records) {
-      let peer: PeerId
-      try {
-        peer = peerIdFromString(record.peerId)
-      } catch {
-        this.stats.increment('peerListsMalformedDropped')
-        continue
-      }
-      const addrs: Multiaddr[] = []
-      for (const text of record.addrs) {
-        const addr = parseLearnedAddr(text, record.peerId)
-        if (addr !== null) addrs.push(addr)
-      }
-      // A peer without a usable address cannot be dialled; recording it would only take a place in the book.
-      if (addrs.length > 0) await this.learn(peer, addrs)
-    }
-    return true
-  }
-
-  /** Records a peer's addresses in the peer book and the libp2p peer store, tagged keep-alive. */
-  private async learn (peer: PeerId, listenAddrs: readonly Multiaddr[]): Promise<void> {
-    const id = peer.toString()
-    if (id === this.peerId || this.state !== 'started') return
-    const addrs = listenAddrs.map(a => splitPeerId(a)?.addr ?? a)
-    const isNew = this.book.get(id) === undefined
-    if (!this.book.add(id, addrs, 'learned')) return
-    if (isNew) {
-      this.stats.increment('peersLearned')
-      this.scheduleRedial()
-    }
-    if (this.isConnected(id)) this.book.markConnected(id)
-    try {
-      await this.tagKeepAlive(peer, addrs)
-    } catch {
-      // The peer store refused (e.g. stopping); the peer book still has the addresses for the re-dial loop.
-    }
-  }
-
-  private async tagKeepAlive (peer: PeerId, addrs: readonly Multiaddr[]): Promise<void> {
-    await this.libp2p.peerStore.merge(peer, {
-      multiaddrs: [...addrs],
-      tags: { [keepAliveTag]: { value: 50 } }
-    })
-  }
-
-  /** Runs the re-dial check soon (once for a burst of newly learned peers) instead of at the next tick. */
-  private scheduleRedial (): void {
-    if (this.redialScheduled) return
-    this.redialScheduled = true
-    setImmediate(() => {
-      this.redialScheduled = false
-      this.redialTick()
-    })
-  }
-
-  /** Dials known peers that are not connected and whose backoff has elapsed. */
-  private redialTick (): void {
-    if (this.state !== 'started') return
-    const forgotten = this.book.forgetStale()
-    if (forgotten > 0) this.stats.increment('peersForgotten', forgotten)
-    for (const entry of this.book.dueForDial()) {
-      if (this.dialing.size >= p2pRedialConcurrencyMax) break
-      if (this.dialing.has(entry.peerId)) continue
-      if (this.isConnected(entry.peerId)) {
-        this.book.markConnected(entry.peerId)
-        continue
-      }
-      this.dialing.add(entry.peerId)
-      this.stats.increment('redialAttempts')
-      const targets = entry.addrs.map(a => a.encapsulate(`/p2p/${entry.peerId}`))
-      this.libp2p.dial(targets, { signal: AbortSignal.timeout(p2pDialTimeoutMs) })
-        .then(() => { this.book.markConnected(entry.peerId) })
-        .catch(() => {
-          this.stats.increment('redialFailures')
-          this.book.markDialFailed(entry.peerId)
-        })
-        .finally(() => { this.dialing.delete(entry.peerId) })
-    }
   }
 }
 
-/** A learned address: parses, and carries no /p2p/ part or only the owner's own. */
-function parseLearnedAddr (text: string, owner: string): Multiaddr | null {
-  let addr: Multiaddr
+function parsePeerId (peerId: string): PeerId {
   try {
-    addr = multiaddr(text)
+    return peerIdFromString(peerId)
   } catch {
-    return null
+    throw new GitConfigError('INVALID_ARGUMENT', `not a PeerId: ${JSON.stringify(peerId)}`)
   }
-  const split = splitPeerId(addr)
-  if (split === null) return addr.getComponents().some(c => c.name === 'p2p') ? null : addr
-  return split.peerId.toString() === owner ? split.addr : null
 }
 
 /** Creates a host (not started): loads or creates the identity, validates the options, builds the libp2p node. */
@@ -507,6 +333,7 @@ export async function createP2pHost (options: P2pHostOptions): Promise<P2pHost> 
     addresses: { listen: [valid.listenAddr] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
+    // The window caps what a paused stream may still receive (decision 0401).
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: p2pStreamWindowBytesMax } })],
     connectionManager: { reconnectRetries: 5, reconnectRetryInterval: 1000, reconnectBackoffFactor: 1.5 },
     services: {

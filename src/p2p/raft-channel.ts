@@ -6,10 +6,11 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { p2pDialTimeoutMs, p2pKnownPeersMax, p2pRaftMessageBytesMax, p2pRaftQueueBytesMax, p2pRaftQueueMessagesMax } from '../limits.js'
+import { raftProtocol } from './protocols.js'
 import type { P2pStats } from './stats.js'
 import { StreamReader, abortStream, encodeFrame, sendWithBackpressure } from './stream-io.js'
 
-export const raftProtocol = '/gitconfig/raft/1.0.0'
+export { raftProtocol }
 
 interface PeerQueue {
   readonly peer: PeerId
