@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Scratch, head, isConnected, startHost, waitForEvent, waitForHead, waitUntil } from './helpers.js'
 import type { HeadAnnouncement } from '../../src/p2p/messages.js'
+import { p2pRaftQueueMessagesMax } from '../../src/limits.js'
 
 test('three nodes where 2 and 3 bootstrap from 1: all learn each other, gossip and anti-entropy deliver heads, raft messages arrive', async (t) => {
   const scratch = new Scratch()
@@ -74,6 +75,27 @@ test('three nodes where 2 and 3 bootstrap from 1: all learn each other, gossip a
     const back = waitForEvent(n2, 'message', d => d.from === n3.peerId, 'reply on n2')
     n3.sendMessage(n2.peerId, Uint8Array.of(1, 2, 3))
     assert.deepEqual([...(await back).bytes], [1, 2, 3])
+  })
+
+  await t.test('a burst beyond the per-peer queue bound drops the excess at once; everything accepted arrives in order', async () => {
+    const burst = p2pRaftQueueMessagesMax + 100
+    const received: number[] = []
+    const before = n2.counters().raftDropped
+    let accepted = 0
+    const all = waitForEvent(n3, 'message', d => {
+      if (d.from === n2.peerId && d.bytes.byteLength === 4) received.push(new DataView(d.bytes.buffer, d.bytes.byteOffset).getUint32(0))
+      return received.length === accepted
+    }, 'every accepted message of the burst')
+    for (let i = 0; i < burst; i++) {
+      const bytes = new Uint8Array(4)
+      new DataView(bytes.buffer).setUint32(0, i)
+      if (n2.sendMessage(n3.peerId, bytes)) accepted++
+    }
+    // sendMessage is synchronous and the queue drains asynchronously, so the bound is what was accepted.
+    assert.equal(accepted, p2pRaftQueueMessagesMax)
+    assert.equal(n2.counters().raftDropped, before + burst - accepted)
+    await all
+    assert.deepEqual(received, Array.from({ length: accepted }, (_, i) => i))
   })
 
   await t.test('a message to an unknown peer id or over the size limit is dropped and counted, not thrown', () => {
