@@ -7,8 +7,8 @@
 // Watchers and the change log are fed from the index writes, which run in commit order, so a watcher registered
 // at index position N replays 1..N from LevelDB and receives N+1.. live, with nothing missed or repeated.
 import { readFileSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readdir, realpath } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import {
   currentCacheBytesMax, currentCacheEntriesMax, expiryCheckIntervalMs, expiryPassKeysMax, historyLimitMax,
@@ -52,6 +52,8 @@ interface KeyState {
   readonly value: Uint8Array | null
 }
 
+/** Index folders (real paths) of the stores open in this process: see open(). */
+const openInThisProcess = new Set<string>()
 const textEncoder = new TextEncoder()
 const commitIdPattern = /^[0-9a-fA-F]{4,64}$/
 /** Open repositories with more loose packs than this get a maintenance round at open. */
@@ -126,7 +128,8 @@ export class GitConfigStore implements ConfigStore {
     private readonly hlc: HybridLogicalClock,
     head: string | null,
     seq: number,
-    maxVersion: Version | null
+    maxVersion: Version | null,
+    private readonly lockKey: string
   ) {
     this.seq = seq
     this.indexedSeq = seq
@@ -153,7 +156,22 @@ export class GitConfigStore implements ConfigStore {
     if (typeof dir !== 'string' || dir === '') throw new GitConfigError('INVALID_ARGUMENT', 'the repository path must be a non-empty string')
     await checkGitVersion()
     const paths = await prepareRepository(dir)
-    const index = await IndexDb.open(paths.indexDir, () => readOwnerSync(paths, (p) => readFileSync(p, 'utf8')))
+    // LevelDB's lock is a POSIX record lock, which a process drops as soon as it closes *any* descriptor of the
+    // LOCK file, including the one a failed second open in the same process closes. So a second open in this
+    // process must be refused before it reaches LevelDB, or it would silently unlock the repository.
+    const lockKey = join(await realpath(paths.gitDir).catch(() => resolve(paths.gitDir)), 'gitconfig', 'index')
+    if (openInThisProcess.has(lockKey)) {
+      throw new GitConfigError('REPOSITORY_LOCKED', `the repository is already open by another process (pid ${process.pid}, this process); ` +
+        'share the open store instead of opening it twice')
+    }
+    openInThisProcess.add(lockKey)
+    let index: IndexDb
+    try {
+      index = await IndexDb.open(paths.indexDir, () => readOwnerSync(paths, (p) => readFileSync(p, 'utf8')))
+    } catch (err) {
+      openInThisProcess.delete(lockKey)
+      throw err
+    }
     const catFile = new CatFile(paths.gitDir)
     try {
       await writeOwner(paths)
@@ -170,12 +188,13 @@ export class GitConfigStore implements ConfigStore {
       const caught = await catchUpIndex(paths.gitDir, catFile, index, head)
       const hlc = new HybridLogicalClock(nodeId, opts.clock)
       if (caught.maxVersion !== null) hlc.restore(caught.maxVersion)
-      const store = new GitConfigStore(dir, nodeId, paths, opts, index, catFile, hlc, head, caught.seq, caught.maxVersion)
+      const store = new GitConfigStore(dir, nodeId, paths, opts, index, catFile, hlc, head, caught.seq, caught.maxVersion, lockKey)
       await store.start()
       return store
     } catch (err) {
       await catFile.close().catch(() => {})
       await index.close().catch(() => {})
+      openInThisProcess.delete(lockKey)
       throw err
     }
   }
@@ -429,6 +448,7 @@ export class GitConfigStore implements ConfigStore {
       await this.maintenance.settle()
       await this.catFile.close()
       await this.index.close()
+      openInThisProcess.delete(this.lockKey)
     })()
     return await this.closing
   }
