@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import {
   currentCacheBytesMax, currentCacheEntriesMax, expiryCheckIntervalMs, expiryPassKeysMax, historyLimitMax,
-  maintenanceCommitsInterval, maintenanceIntervalMs, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
+  maintenanceIntervalMs, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
 } from '../limits.js'
 import type {
   CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
@@ -143,7 +143,7 @@ export class GitConfigStore implements ConfigStore {
       onRestart: (actual) => this.catchUpAfterRestart(actual),
       onMaintenanceWindow: () => { this.lastMaintenanceMs = this.opts.clock(); this.maintenance.trigger() },
       maintenanceDue: (n) => this.opts.maintenance &&
-        (n >= maintenanceCommitsInterval || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
+        (n >= this.opts.maintenanceCommits || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
     })
   }
 
@@ -430,6 +430,12 @@ export class GitConfigStore implements ConfigStore {
 
   /** The commit refs/heads/main points to (null before the first write). */
   get head (): string | null { return this.committer.currentHead }
+
+  /** Waits for the running background maintenance round, if any (tests). */
+  async maintenanceSettled (): Promise<{ ok: boolean, message: string } | null> {
+    await this.maintenance.settle()
+    return this.maintenance.lastReport
+  }
 
   /** Waits until every acknowledged commit is indexed (tests, benchmarks). */
   async flush (): Promise<void> {
