@@ -217,7 +217,8 @@ export class GitConfigStore implements ConfigStore {
     const k = normalizeKey(key, this.opts.keyBytesMax)
     const o = checkOptionsObject(opts, 'get')
     if (o.commit !== undefined) return await this.getAtCommit(k, o.commit)
-    const e = await this.readCurrent(k)
+    // Hot path without an extra await: durable-but-unindexed entries, then the cache.
+    const e = this.unindexed.get(k) ?? this.cache.get(k) ?? await this.readCurrent(k)
     if (e === null || !this.isLive(e)) return null
     return this.toKeyValue(e)
   }
