@@ -9,3 +9,32 @@ export const valueBytesMaxDefault = 1024 * 1024
 export const ttlMsMax = 10 * 365 * 24 * 3600 * 1000
 /** Longest author string recorded in a commit. */
 export const authorBytesMax = 256
+
+// HTTP node (src/node, src/api). Configurable ones are node options validated in src/node/options.ts.
+/** Largest request body the node reads (a CAS body carries two base64 values, so it is larger than a value). */
+export const requestBytesMaxDefault = 3 * 1024 * 1024
+/** Watchers (SSE streams plus waiting long-polls) one node serves at once; more are refused with 503. */
+export const watchersMax = 10_000
+/** Longest a long-poll watch waits for a change before answering with no events. */
+export const watchWaitSecondsMax = 300
+/** Wait used by a long-poll watch that does not say how long to wait. */
+export const watchWaitSecondsDefault = 30
+/** Most events one long-poll answer carries (it never splits a commit, so it may exceed this by one commit). */
+export const watchBatchEventsMax = 1000
+/** How long a long-poll keeps collecting events that are already available after the first one. */
+export const watchBatchGraceMs = 5
+/** Interval of SSE comment lines that keep idle streams open through proxies and reveal dead peers. */
+export const sseHeartbeatMs = 15_000
+/** Default and largest `limit` of a history request. */
+export const historyLimitDefault = 100
+export const historyLimitMax = 10_000
+/** Recently seen commit ids the node remembers to count each group commit once in its metrics. */
+export const metricsCommitIdsRemembered = 4096
+/** After SIGTERM/SIGINT, how long the node waits for in-flight requests before it exits anyway. */
+export const shutdownGraceMs = 15_000
+/** The HTTP client's watch reconnects after a dropped stream, backing off up to this delay. */
+export const clientWatchRetryDelayMsMax = 5_000
+/** Consecutive failed reconnects after which the client's watch gives up and throws. */
+export const clientWatchRetriesMax = 20
+/** Buffered, unparsed SSE text the client accepts before it treats the stream as broken. */
+export const clientSseBufferBytesMax = 8 * 1024 * 1024
