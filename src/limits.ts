@@ -30,6 +30,8 @@ export const historyLimitDefault = 100
 export const historyLimitMax = 10_000
 /** Recently seen commit ids the node remembers to count each group commit once in its metrics. */
 export const metricsCommitIdsRemembered = 4096
+/** The keys gauge lists the store; it reuses a count younger than this instead of listing on every scrape. */
+export const keysGaugeMaxAgeMs = 10_000
 /** After SIGTERM/SIGINT, how long the node waits for in-flight requests before it exits anyway. */
 export const shutdownGraceMs = 15_000
 /** The HTTP client's watch reconnects after a dropped stream, backing off up to this delay. */

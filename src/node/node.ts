@@ -5,7 +5,7 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { GitConfigError, isGitConfigError } from '../errors.js'
-import { watchersMax } from '../limits.js'
+import { keysGaugeMaxAgeMs, watchersMax } from '../limits.js'
 import type {
   CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   ValueInput, WatchEvent, WriteOptions, WriteResult
@@ -14,7 +14,7 @@ import { buildApi } from '../api/server.js'
 import { NodeMetrics } from './metrics.js'
 import { parseNodeOptions, type NodeOptions } from './options.js'
 import { openStore as defaultOpenStore } from './open-store.js'
-import { onStoreCommit, storeHead, storeKeyCount, storeNodeId, type StoreOpener } from './store-port.js'
+import { onStoreCommit, storeHead, storeNodeId, type StoreOpener } from './store-port.js'
 import { packageVersion } from './package-version.js'
 
 export interface NodeDependencies {
@@ -65,13 +65,14 @@ export class GitConfigNode {
   private startedAtMs = 0
   private stopping: Promise<void> | null = null
   private current: NodeState = 'new'
+  private keyCountCache: { atMs: number, count: number } | null = null
 
   /** Validates the options (INVALID_ARGUMENT on any unknown or bad field); nothing is opened until start(). */
   constructor (options: unknown = {}, deps: NodeDependencies = {}) {
     this.options = parseNodeOptions(options)
     this.openStore = deps.openStore ?? defaultOpenStore
     this.logger = deps.logger ?? pino({ level: this.options.logLevel })
-    this.metrics = new NodeMetrics({ keyCount: async () => this.store === null ? null : await storeKeyCount(this.store) })
+    this.metrics = new NodeMetrics({ keyCount: async () => await this.countKeys() })
   }
 
   get state (): NodeState { return this.current }
@@ -197,16 +198,17 @@ export class GitConfigNode {
     if (this.watches.size >= watchersMax) {
       throw new GitConfigError('UNAVAILABLE', `too many open watches (limit ${watchersMax})`, { limit: watchersMax })
     }
-    const since = opts.since ?? await storeHead(store) ?? undefined
+    // Read before the watch registers: a commit landing in between is then replayed on a resume from this cursor.
+    const cursor = opts.since ?? storeHead(store)
     const controller = new AbortController()
-    const events = store.watch(key, { recursive: opts.recursive, since, signal: controller.signal })[Symbol.asyncIterator]()
+    const events = store.watch(key, { recursive: opts.recursive, since: opts.since, signal: controller.signal })[Symbol.asyncIterator]()
     this.watches.add(controller)
     this.metrics.watchers.set(this.watches.size)
     let closed = false
     return {
       events,
       signal: controller.signal,
-      since: since ?? null,
+      since: cursor,
       close: () => {
         if (closed) return
         closed = true
@@ -219,6 +221,19 @@ export class GitConfigNode {
     }
   }
 
+  /**
+   * Live keys for the keys gauge. The store keeps no counter, so this lists every key; the result is cached for
+   * keysGaugeMaxAgeMs so frequent scrapes of a large store cost one listing per interval.
+   */
+  private async countKeys (): Promise<number | null> {
+    if (this.store === null || this.current !== 'running') return null
+    const now = Date.now()
+    if (this.keyCountCache === null || now - this.keyCountCache.atMs > keysGaugeMaxAgeMs) {
+      this.keyCountCache = { atMs: now, count: (await this.store.list('/', { recursive: true })).length }
+    }
+    return this.keyCountCache.count
+  }
+
   /** Number of open watches (what the watchers gauge shows). */
   get watcherCount (): number { return this.watches.size }
 
@@ -227,7 +242,7 @@ export class GitConfigNode {
     return {
       nodeId: store === null ? null : storeNodeId(store),
       repository: resolve(this.options.repo),
-      head: store === null ? null : await storeHead(store),
+      head: store === null ? null : storeHead(store),
       version: packageVersion(),
       state: this.current,
       uptimeSeconds: this.current === 'running' ? Math.round((Date.now() - this.startedAtMs) / 1000) : 0,

@@ -18,25 +18,19 @@ export interface CommitNotice {
 }
 
 interface Introspectable {
-  head?: () => string | null | Promise<string | null>
-  keyCount?: () => number | Promise<number>
-  nodeId?: unknown
-  on?: (event: string, listener: (payload: unknown) => void) => unknown
-  off?: (event: string, listener: (payload: unknown) => void) => unknown
+  readonly head?: unknown
+  readonly nodeId?: unknown
+  onCommit?: (listener: (event: unknown) => void) => () => void
 }
 
 function view (store: ConfigStore): Introspectable {
   return store as unknown as Introspectable
 }
 
-export async function storeHead (store: ConfigStore): Promise<string | null> {
-  const s = view(store)
-  return typeof s.head === 'function' ? await s.head.call(store) : null
-}
-
-export async function storeKeyCount (store: ConfigStore): Promise<number | null> {
-  const s = view(store)
-  return typeof s.keyCount === 'function' ? await s.keyCount.call(store) : null
+/** The store's current head commit (GitConfigStore exposes it as a `head` getter), or null. */
+export function storeHead (store: ConfigStore): string | null {
+  const head = view(store).head
+  return typeof head === 'string' ? head : null
 }
 
 export function storeNodeId (store: ConfigStore): string | null {
@@ -45,19 +39,16 @@ export function storeNodeId (store: ConfigStore): string | null {
 }
 
 /**
- * Subscribes to the store's typed `commit` event `{commit, changes}`. Returns an unsubscribe function, or null
- * when the store emits no such event (the node then counts commits from write results).
+ * Subscribes to the store's typed commit event `{commit, changes}` (GitConfigStore.onCommit). Returns the
+ * unsubscribe function, or null when the store has no such event (the node then counts commits from write results).
  */
 export function onStoreCommit (store: ConfigStore, listener: (notice: CommitNotice) => void): (() => void) | null {
   const s = view(store)
-  if (typeof s.on !== 'function' || typeof s.off !== 'function') return null
-  const handler = (payload: unknown): void => {
+  if (typeof s.onCommit !== 'function') return null
+  return s.onCommit.call(store, (payload: unknown) => {
     if (typeof payload !== 'object' || payload === null) return
     const p = payload as { commit?: unknown, changes?: unknown }
     if (typeof p.commit !== 'string') return
-    const changes = Array.isArray(p.changes) ? p.changes.length : typeof p.changes === 'number' ? p.changes : 1
-    listener({ commit: p.commit, changes })
-  }
-  s.on.call(store, 'commit', handler)
-  return () => { s.off?.call(store, 'commit', handler) }
+    listener({ commit: p.commit, changes: Array.isArray(p.changes) ? p.changes.length : 1 })
+  })
 }

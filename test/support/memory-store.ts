@@ -58,14 +58,13 @@ export class MemoryStore extends EventEmitter implements ConfigStore {
     return new MemoryStore(dir, opts)
   }
 
-  head (): string | null {
+  get head (): string | null {
     return this.commits.at(-1)?.id ?? null
   }
 
-  keyCount (): number {
-    let n = 0
-    for (const c of this.state.values()) if (c.value !== null && !this.expired(c)) n++
-    return n
+  onCommit (listener: (e: { commit: string, changes: Array<{ key: string }> }) => void): () => void {
+    this.on('commit', listener)
+    return () => { this.off('commit', listener) }
   }
 
   private checkOpen (): void {
