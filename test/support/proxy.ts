@@ -4,6 +4,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 
 export interface CuttableProxy {
   readonly url: string
+  /** Connections accepted so far. */
+  readonly connections: number
   /** Destroys every open connection (both sides); new connections still work. */
   cutAll (): void
   close (): Promise<void>
@@ -12,7 +14,9 @@ export interface CuttableProxy {
 export async function startProxy (targetUrl: string): Promise<CuttableProxy> {
   const target = new URL(targetUrl)
   const sockets = new Set<Socket>()
+  let connections = 0
   const server: Server = createServer(client => {
+    connections++
     const upstream = connect(Number(target.port), target.hostname)
     for (const s of [client, upstream]) {
       sockets.add(s)
@@ -27,6 +31,7 @@ export async function startProxy (targetUrl: string): Promise<CuttableProxy> {
   const port = typeof address === 'object' && address !== null ? address.port : 0
   return {
     url: `http://127.0.0.1:${port}`,
+    get connections () { return connections },
     cutAll: () => { for (const s of sockets) s.destroy() },
     close: async () => {
       for (const s of sockets) s.destroy()
