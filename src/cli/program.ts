@@ -4,7 +4,6 @@ import { Command, Option } from 'commander'
 import { GitConfigError } from '../errors.js'
 import { historyLimitMax, valueBytesMaxDefault } from '../limits.js'
 import type { ConfigStore } from '../types.js'
-import { runNodeStart } from './node-command.js'
 import { printCas, printDelete, printEvent, printHistory, printList, printValue, printWrite, type Output } from './output.js'
 import { parseInteger, parseTtlSeconds, readStdin } from './parse.js'
 import { openTarget, type TargetFlags } from './target.js'
@@ -154,7 +153,11 @@ export function buildProgram (): Command {
     .option('--key-bytes-max <n>', 'longest key in bytes')
     .option('--value-bytes-max <n>', 'largest value in bytes')
     .option('--request-bytes-max <n>', 'largest request body in bytes')
-    .action(async (flags: Record<string, string | undefined>) => { await runNodeStart(flags) })
+    .action(async (flags: Record<string, string | undefined>) => {
+      // Loaded on demand: the server stack (fastify, prom-client, pino) would slow every other command's start-up.
+      const { runNodeStart } = await import('./node-command.js')
+      await runNodeStart(flags)
+    })
 
   return program
 }

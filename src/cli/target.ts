@@ -3,7 +3,6 @@
 import { GitConfigClient } from '../client/client.js'
 import { GitConfigError } from '../errors.js'
 import { keyBytesMaxDefault, valueBytesMaxDefault } from '../limits.js'
-import { openStore } from '../node/open-store.js'
 import type { ConfigStore } from '../types.js'
 
 export interface TargetFlags {
@@ -17,6 +16,10 @@ export async function openTarget (flags: TargetFlags): Promise<ConfigStore> {
     throw new GitConfigError('INVALID_ARGUMENT', 'give either --repo PATH or --http URL, not both')
   }
   if (flags.http !== undefined) return new GitConfigClient(flags.http, flags.author === undefined ? {} : { author: flags.author })
-  if (flags.repo !== undefined) return await openStore(flags.repo, { keyBytesMax: keyBytesMaxDefault, valueBytesMax: valueBytesMaxDefault })
+  if (flags.repo !== undefined) {
+    // Loaded on demand so --http commands do not pay for the storage stack at start-up.
+    const { openStore } = await import('../node/open-store.js')
+    return await openStore(flags.repo, { keyBytesMax: keyBytesMaxDefault, valueBytesMax: valueBytesMaxDefault })
+  }
   throw new GitConfigError('INVALID_ARGUMENT', 'say where the store is: --repo PATH (embedded) or --http URL (a running node; also $GITCONFIG_HTTP)')
 }
