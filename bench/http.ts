@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { SseParser } from '../src/client/sse.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const watchSamples = Number(process.env.BENCH_WATCH_SAMPLES ?? 300)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const autocannonBin = join(root, 'node_modules', 'autocannon', 'autocannon.js')
@@ -39,8 +40,8 @@ async function freePort (): Promise<number> {
 }
 
 /** Runs autocannon in its own process and returns its summary. */
-async function load (spec: LoadSpec): Promise<LoadResult> {
-  const args = [autocannonBin, '-j', '-n', '-c', String(spec.connections), '-d', String(seconds), '-m', spec.method]
+async function load (spec: LoadSpec, durationSeconds = seconds): Promise<LoadResult> {
+  const args = [autocannonBin, '-j', '-n', '-c', String(spec.connections), '-d', String(durationSeconds), '-m', spec.method]
   if (spec.body !== undefined) args.push('-b', spec.body, '-H', `content-type=${spec.contentType ?? 'application/octet-stream'}`)
   args.push(spec.url)
   const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
@@ -156,8 +157,11 @@ async function benchGitconfig (dir: string): Promise<TargetResults> {
   const url = match[1]
   try {
     await fetch(`${url}/keys/bench/get`, { method: 'POST', body: 'postgres://db1:5432/app1' })
+    // Warm-up: JIT, lazily loaded modules and git's first packs, so the measured runs see a steady state.
+    await load({ url: `${url}/keys/bench/warm`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64 }, warmupSeconds)
     const seq = await sequentialLatency(async () => { await postOk(`${url}/keys/bench/seq`, 'postgres://db1:5432/app1') })
     const post = await load({ url: `${url}/keys/bench/post`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64 })
+    await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 }, warmupSeconds)
     const get = await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 })
     const sse = new SseParser()
     const watch = await watchLatency(
@@ -195,6 +199,7 @@ async function benchEtcd (dir: string): Promise<TargetResults | null> {
     await waitHealthy(`${url}/health`, 'etcd')
     const put = JSON.stringify({ key: b64('bench/put'), value: b64('postgres://db1:5432/app1') })
     await fetch(`${url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('bench/get'), value: b64('postgres://db1:5432/app1') }) })
+    await load({ url: `${url}/v3/kv/put`, method: 'POST', body: put, contentType: 'application/json', connections: 64 }, warmupSeconds)
     const seq = await sequentialLatency(async () => { await postOk(`${url}/v3/kv/put`, put) })
     const post = await load({ url: `${url}/v3/kv/put`, method: 'POST', body: put, contentType: 'application/json', connections: 64 })
     const get = await load({ url: `${url}/v3/kv/range`, method: 'POST', body: JSON.stringify({ key: b64('bench/get') }), contentType: 'application/json', connections: 64 })
@@ -228,6 +233,7 @@ async function benchEmpty (): Promise<TargetResults> {
   const { child, match } = await startProcess(process.execPath, ['--import', 'tsx', join(root, 'bench/http-empty-server.ts')], /(http:\/\/\S+)/, 'empty fastify')
   const url = match[1]
   try {
+    await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 }, warmupSeconds)
     const post = await load({ url: `${url}/keys/bench/post`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64 })
     const get = await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 })
     return { post, get }

@@ -11,7 +11,7 @@ import type {
   Operation, ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
 } from '../../src/types.js'
 
-interface Change { key: string, op: Operation, value: Uint8Array | null, version: Version, expiresAtMs: number | null, author: string }
+interface Change { commit?: string, key: string, op: Operation, value: Uint8Array | null, version: Version, expiresAtMs: number | null, author: string }
 interface Commit { id: string, dateMs: number, changes: Change[] }
 
 export interface MemoryStoreOptions {
@@ -93,7 +93,7 @@ export class MemoryStore extends EventEmitter implements ConfigStore {
     const id = createHash('sha1').update(`${this.commits.length}:${this.clock()}:${this.nodeId}`).digest('hex')
     const c = { id, dateMs: this.clock(), changes }
     this.commits.push(c)
-    for (const ch of changes) this.state.set(ch.key, ch)
+    for (const ch of changes) { ch.commit = id; this.state.set(ch.key, ch) }
     this.emit('commit', { commit: id, changes: changes.map(ch => ({ key: ch.key, op: ch.op })) })
     return c
   }
@@ -143,7 +143,7 @@ export class MemoryStore extends EventEmitter implements ConfigStore {
       }
     } else {
       change = this.state.get(k)
-      if (change !== undefined) commitId = [...this.commits].reverse().find(c => c.changes.includes(change as Change))?.id ?? ''
+      commitId = change?.commit ?? ''
     }
     if (change === undefined || change.value === null || (opts.commit === undefined && this.expired(change))) return null
     return { key: k, value: change.value, version: change.version, expiresAtMs: change.expiresAtMs, commit: commitId }
