@@ -13,6 +13,7 @@ export const errorCodes = {
   LOCK_NOT_HELD: { status: 409, exitCode: 3, meaning: 'the lock is held by someone else or the fencing token is stale' },
   REPOSITORY_LOCKED: { status: 409, exitCode: 3, meaning: 'another process already has this repository open for writing' },
   NO_QUORUM: { status: 503, exitCode: 4, meaning: 'a strong operation could not reach a Raft majority' },
+  WATCH_OVERFLOW: { status: 503, exitCode: 4, meaning: 'a watcher fell too far behind and was ended; watch again with since to resume' },
   UNAVAILABLE: { status: 503, exitCode: 4, meaning: 'the store is closing or not yet open' },
   GIT_UNAVAILABLE: { status: 500, exitCode: 5, meaning: 'the git program is missing, too old, or failed' },
   INTERNAL: { status: 500, exitCode: 5, meaning: 'an unexpected internal error' }

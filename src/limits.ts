@@ -10,6 +10,36 @@ export const ttlMsMax = 10 * 365 * 24 * 3600 * 1000
 /** Longest author string recorded in a commit. */
 export const authorBytesMax = 256
 
+// --- git-backed store (src/gitstore) ---
+/** Most changes in one group commit; more waiting callers go into the next commit. */
+export const commitBatchChangesMax = 512
+/** Most changes accepted but not yet committed; beyond it writes fail fast with UNAVAILABLE (back-pressure). */
+export const writeQueueChangesMax = 100_000
+/** Most keys named in a commit subject before it is truncated with "...". */
+export const commitSubjectKeysMax = 5
+/** Most events buffered for one watcher; a watcher that falls further behind is ended (resume with `since`). */
+export const watchQueueEventsMax = 10_000
+/** Current entries kept in memory in front of the LevelDB index. */
+export const currentCacheEntriesMax = 200_000
+/** Value bytes kept in memory in front of the LevelDB index. */
+export const currentCacheBytesMax = 64 * 1024 * 1024
+/** Most entries one history() call returns. */
+export const historyLimitMax = 10_000
+/** How often the store looks for keys whose TTL ran out (expiry commits land within this much of the deadline). */
+export const expiryCheckIntervalMs = 250
+/** Most keys expired in one expiry pass; the rest wait for the next pass. */
+export const expiryPassKeysMax = 1_000
+/** Background maintenance (restart fast-import, repack, commit-graph) after this many commits... */
+export const maintenanceCommitsInterval = 2_000
+/** ...or after this long with at least one new commit. */
+export const maintenanceIntervalMs = 5 * 60_000
+/** Change-log entries read per page when a watcher replays from `since`. */
+export const watchReplayPageEntriesMax = 256
+/** Longest time close() waits for pending writes before failing them. */
+export const closeDrainMsMax = 30_000
+/** Most bytes of git stderr kept for an error message. */
+export const gitStderrBytesMax = 4_096
+
 // HTTP node (src/node, src/api). Configurable ones are node options validated in src/node/options.ts.
 /** Largest request body the node reads (a CAS body carries two base64 values, so it is larger than a value). */
 export const requestBytesMaxDefault = 3 * 1024 * 1024
@@ -25,9 +55,8 @@ export const watchBatchEventsMax = 1000
 export const watchBatchGraceMs = 5
 /** Interval of SSE comment lines that keep idle streams open through proxies and reveal dead peers. */
 export const sseHeartbeatMs = 15_000
-/** Default and largest `limit` of a history request. */
+/** `limit` of a history request that gives none (the largest is historyLimitMax). */
 export const historyLimitDefault = 100
-export const historyLimitMax = 10_000
 /** Recently seen commit ids the node remembers to count each group commit once in its metrics. */
 export const metricsCommitIdsRemembered = 4096
 /** The keys gauge lists the store; it reuses a count younger than this instead of listing on every scrape. */

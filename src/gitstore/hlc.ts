@@ -48,6 +48,16 @@ export class HybridLogicalClock {
   }
 
   /**
+   * Moves the clock past a version this node itself issued earlier (its own history, read at start-up), however
+   * far ahead of the wall clock it is: unlike observe(), refusing would let a restart reuse a version.
+   */
+  restore (own: Version): void {
+    if (own.wallMs > this.last.wallMs || (own.wallMs === this.last.wallMs && own.counter > this.last.counter)) {
+      this.last = { wallMs: own.wallMs, counter: own.counter, node: this.node }
+    }
+  }
+
+  /**
    * Takes note of a version seen elsewhere (a merged change, our own history at start-up) so later local versions
    * order after it. A remote version far ahead of our wall clock is ignored rather than followed, so one node with
    * a wrong clock cannot drag every node's versions into the future; returns false then.

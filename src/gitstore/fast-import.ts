@@ -1,0 +1,147 @@
+// The single writer's long-lived `git fast-import`. Each commit is sent with `checkpoint` then `get-mark`: git
+// answers the mark only after the checkpoint has written (and, with core.fsync, synced) the pack and moved
+// refs/heads/main, so the answer is the durability acknowledgement for every change in the commit.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { GitConfigError } from '../errors.js'
+import { gitStderrBytesMax } from '../limits.js'
+import { gitConfigArgs, gitEnv } from './git-process.js'
+
+/** One file in a commit: its path in the tree and its new content, or null to delete it. */
+export interface FileChange {
+  readonly path: string
+  readonly data: Uint8Array | null
+}
+
+export interface Signature {
+  readonly name: string
+  readonly email: string
+  /** Seconds since the epoch. */
+  readonly timeSec: number
+}
+
+export interface CommitRequest {
+  readonly branch: string
+  readonly author: Signature
+  readonly committer: Signature
+  readonly message: string
+  readonly files: readonly FileChange[]
+}
+
+const textEncoder = new TextEncoder()
+
+/** Paths reach fast-import unquoted, so they must be from the encoded alphabet (keys.ts) plus `/`. */
+const safePathPattern = /^[A-Za-z0-9_.%/-]+$/
+
+function signatureLine (kind: 'author' | 'committer', s: Signature): string {
+  return `${kind} ${s.name} <${s.email}> ${s.timeSec} +0000\n`
+}
+
+function dataCommand (bytes: Uint8Array): Buffer[] {
+  return [Buffer.from(`data ${bytes.length}\n`), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), Buffer.from('\n')]
+}
+
+/** The fast-import stream for one commit, followed by the checkpoint and the mark query that acknowledges it. */
+export function commitStream (req: CommitRequest, from: string | null): Buffer {
+  const parts: Buffer[] = [Buffer.from(`commit ${req.branch}\nmark :1\n`)]
+  parts.push(Buffer.from(signatureLine('author', req.author) + signatureLine('committer', req.committer)))
+  parts.push(...dataCommand(textEncoder.encode(req.message)))
+  if (from !== null) parts.push(Buffer.from(`from ${from}\n`))
+  for (const f of req.files) {
+    if (!safePathPattern.test(f.path)) throw new Error(`unsafe path reached fast-import: ${JSON.stringify(f.path)}`)
+    if (f.data === null) {
+      parts.push(Buffer.from(`D ${f.path}\n`))
+    } else {
+      parts.push(Buffer.from(`M 100644 inline ${f.path}\n`), ...dataCommand(f.data))
+    }
+  }
+  parts.push(Buffer.from('\ncheckpoint\nget-mark :1\n'))
+  return Buffer.concat(parts)
+}
+
+interface Waiter {
+  resolve: (commit: string) => void
+  reject: (err: Error) => void
+}
+
+export class FastImport {
+  private readonly child: ChildProcessWithoutNullStreams
+  private readonly waiters: Waiter[] = []
+  private stdoutRest = ''
+  private stderr = ''
+  private exited = false
+  private readonly exitPromise: Promise<void>
+  /** The commit the next commit builds on; null until the first commit of a new repository. */
+  private from: string | null
+
+  constructor (gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
+    this.from = head
+    this.child = spawn('git', [...gitConfigArgs, '--git-dir', gitDir, 'fast-import', '--done', '--quiet'],
+      { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() })
+    this.child.stdout.setEncoding('utf8')
+    this.child.stdout.on('data', (chunk: string) => this.onStdout(chunk))
+    this.child.stderr.on('data', (b: Buffer) => { if (this.stderr.length < gitStderrBytesMax) this.stderr += b.toString('utf8') })
+    this.child.stdin.on('error', () => { /* reported through 'close' */ })
+    this.exitPromise = new Promise((resolve) => {
+      this.child.on('error', (e) => this.onExit(`could not start git fast-import: ${e.message}`, resolve))
+      this.child.on('close', (code, signal) => this.onExit(`git fast-import exited (${signal ?? `code ${code}`})`, resolve))
+    })
+  }
+
+  get pid (): number | undefined { return this.child.pid }
+  get alive (): boolean { return !this.exited }
+
+  /** Sends one commit; resolves with its id once it is durable on refs/heads/main. */
+  commit (req: CommitRequest): Promise<string> {
+    if (this.exited) return Promise.reject(this.failure('git fast-import is not running'))
+    const stream = commitStream(req, this.from)
+    return new Promise((resolve, reject) => {
+      this.waiters.push({
+        resolve: (commit) => { this.from = null; resolve(commit) },
+        reject
+      })
+      this.child.stdin.write(stream)
+    })
+  }
+
+  /** Ends the stream cleanly (`done`), which also lets git drop the .keep files of the packs it wrote. */
+  async close (): Promise<void> {
+    if (!this.exited) this.child.stdin.end('done\n')
+    await this.exitPromise
+  }
+
+  /** Kills the process (tests and shutdown after a timeout). */
+  kill (): void {
+    if (!this.exited) this.child.kill('SIGKILL')
+  }
+
+  private onStdout (chunk: string): void {
+    const text = this.stdoutRest + chunk
+    const lines = text.split('\n')
+    this.stdoutRest = lines.pop() ?? ''
+    for (const line of lines) {
+      const waiter = this.waiters.shift()
+      if (waiter === undefined) continue
+      if (/^[0-9a-f]{40,64}$/.test(line)) waiter.resolve(line)
+      else waiter.reject(this.failure(`unexpected answer from git fast-import: ${JSON.stringify(line)}`))
+    }
+  }
+
+  private onExit (reason: string, resolve: () => void): void {
+    if (this.exited) return
+    this.exited = true
+    const err = this.failure(reason)
+    const hadWork = this.waiters.length > 0
+    for (const w of this.waiters.splice(0)) w.reject(err)
+    resolve()
+    if (hadWork || !this.closing) this.onUnexpectedExit(err)
+  }
+
+  private get closing (): boolean {
+    return this.child.stdin.writableEnded
+  }
+
+  private failure (reason: string): GitConfigError {
+    const stderr = this.stderr.trim()
+    return new GitConfigError('GIT_UNAVAILABLE', stderr === '' ? reason : `${reason}: ${stderr}`)
+  }
+}

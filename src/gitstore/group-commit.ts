@@ -1,0 +1,200 @@
+// Group commit: changes submitted while a commit is in flight wait in a queue and go out together in the next one.
+// Every caller is answered only after fast-import's checkpoint for its commit, i.e. once the change is durable.
+// The loop also restarts fast-import when it died (reading the real tip of main first) and every so often on
+// purpose, so the packs it keeps (.keep) are released for background repacking.
+import { createHash } from 'node:crypto'
+import { GitConfigError } from '../errors.js'
+import { authorBytesMax, commitBatchChangesMax, writeQueueChangesMax } from '../limits.js'
+import { commitMessage, sanitizeAuthor } from './commit-message.js'
+import { encodeMeta, type KeyMeta } from './entry.js'
+import { FastImport, type FileChange } from './fast-import.js'
+import { keyToTreeDir, metaFileName, valueFileName } from './keys.js'
+import { branchRef, formatFileName, formatVersion, readHead } from './repository.js'
+
+/** A fully specified change to one key (the `commitChanges` hook: set, delete, cas, rollback, expire, merge...). */
+export interface Change {
+  /** Normalised key. */
+  readonly key: string
+  readonly meta: KeyMeta
+  /** The new value; null makes a tombstone (`.meta` kept, `.value` removed). */
+  readonly value: Uint8Array | null
+  /** The client identity behind the change, when one is known (decides the commit author). */
+  readonly clientAuthor: string | null
+  /** For expiry: the TTL deadline this change retires from the index. */
+  readonly clearsDeadlineMs: number | null
+}
+
+export interface CommittedBatch {
+  readonly commit: string
+  readonly timeSec: number
+  readonly subject: string
+  readonly changes: readonly Change[]
+  /** Blob ids of the values (null for tombstones), in the order of `changes`. */
+  readonly valueOids: ReadonlyArray<string | null>
+}
+
+export interface GroupCommitHooks {
+  /** Called synchronously when a commit is durable, before any of its callers is answered. */
+  readonly onCommitted: (batch: CommittedBatch) => void
+  /** Called when a commit failed: every change accepted but not yet durable has been failed with `err`. */
+  readonly onFailed: (err: GitConfigError) => void
+  /** Before (re)starting fast-import: main may hold commits the store did not see acknowledged. */
+  readonly onRestart: (actualHead: string | null) => Promise<void>
+  /** After fast-import was stopped on purpose for maintenance. */
+  readonly onMaintenanceWindow: () => void
+  /** Whether maintenance is due, given commits since the last window. */
+  readonly maintenanceDue: (commitsSince: number) => boolean
+}
+
+interface Group {
+  readonly changes: readonly Change[]
+  readonly resolve: (commit: string) => void
+  readonly reject: (err: Error) => void
+}
+
+const textEncoder = new TextEncoder()
+
+/** The git blob id of `data` (SHA-1 object format), so the index knows value ids without asking git. */
+export function blobOid (data: Uint8Array): string {
+  return createHash('sha1').update(`blob ${data.length}\u0000`).update(data).digest('hex')
+}
+
+export class GroupCommitter {
+  private queue: Group[] = []
+  private queuedChanges = 0
+  private running = false
+  private fastImport: FastImport | null = null
+  private head: string | null
+  private commitsSinceMaintenance = 0
+  private idleWaiters: Array<() => void> = []
+
+  constructor (
+    private readonly gitDir: string,
+    private readonly nodeId: string,
+    private readonly clock: () => number,
+    head: string | null,
+    private readonly hooks: GroupCommitHooks
+  ) {
+    this.head = head
+  }
+
+  get currentHead (): string | null { return this.head }
+  get fastImportPid (): number | undefined { return this.fastImport?.pid }
+
+  /** Queues changes to go into one commit together (never split); resolves with the commit once durable. */
+  submit (changes: readonly Change[]): Promise<string> {
+    if (this.queuedChanges + changes.length > writeQueueChangesMax) {
+      return Promise.reject(new GitConfigError('UNAVAILABLE', `the write queue is full (${writeQueueChangesMax} changes); retry later`))
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ changes, resolve, reject })
+      this.queuedChanges += changes.length
+      if (!this.running) {
+        this.running = true
+        // Let callers of the same tick join this commit.
+        setImmediate(() => { void this.loop() })
+      }
+    })
+  }
+
+  /** Resolves when the queue is empty and no commit is in flight. */
+  idle (): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  async close (): Promise<void> {
+    await this.idle()
+    const fi = this.fastImport
+    this.fastImport = null
+    await fi?.close()
+  }
+
+  /** Kills fast-import (tests of the restart path). */
+  killFastImportForTest (): void { this.fastImport?.kill() }
+
+  private takeBatch (): Group[] {
+    const batch: Group[] = []
+    const keys = new Set<string>()
+    let count = 0
+    while (this.queue.length > 0) {
+      const g = this.queue[0]
+      if (batch.length > 0 && (count + g.changes.length > commitBatchChangesMax || g.changes.some((c) => keys.has(c.key)))) break
+      this.queue.shift()
+      for (const c of g.changes) keys.add(c.key)
+      count += g.changes.length
+      batch.push(g)
+    }
+    return batch
+  }
+
+  private async loop (): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.takeBatch()
+      try {
+        await this.commitBatch(batch)
+      } catch (err) {
+        this.failEverything(batch, err)
+      }
+    }
+    this.running = false
+    for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  private failEverything (batch: Group[], err: unknown): void {
+    const failure = err instanceof GitConfigError
+      ? err
+      : new GitConfigError('GIT_UNAVAILABLE', `commit failed: ${err instanceof Error ? err.message : String(err)}`)
+    // Later changes were decided (CAS, delete) against the failed ones, so none of them can stand either.
+    const failed = [...batch, ...this.queue.splice(0)]
+    this.queuedChanges = 0
+    this.fastImport?.kill()
+    this.fastImport = null
+    this.hooks.onFailed(failure)
+    for (const g of failed) g.reject(failure)
+  }
+
+  private async ensureFastImport (): Promise<FastImport> {
+    if (this.fastImport !== null && this.fastImport.alive) return this.fastImport
+    const actual = await readHead(this.gitDir)
+    if (actual !== this.head) {
+      await this.hooks.onRestart(actual)
+      this.head = actual
+    }
+    this.fastImport = new FastImport(this.gitDir, this.head, () => { /* failures surface through commit() */ })
+    return this.fastImport
+  }
+
+  private async commitBatch (batch: Group[]): Promise<void> {
+    const changes = batch.flatMap((g) => g.changes)
+    const fi = await this.ensureFastImport()
+    const files: FileChange[] = []
+    const valueOids: Array<string | null> = []
+    if (this.head === null) files.push({ path: formatFileName, data: textEncoder.encode(formatVersion + '\n') })
+    for (const c of changes) {
+      const dir = keyToTreeDir(c.key)
+      files.push({ path: `${dir}/${metaFileName}`, data: textEncoder.encode(encodeMeta(c.meta)) })
+      files.push({ path: `${dir}/${valueFileName}`, data: c.value })
+      valueOids.push(c.value === null ? null : blobOid(c.value))
+    }
+    const message = commitMessage(changes)
+    const timeSec = Math.floor(this.clock() / 1000)
+    const committer = { name: 'gitconfig', email: `${this.nodeId}@gitconfig.invalid`, timeSec }
+    const clients = new Set(changes.map((c) => c.clientAuthor))
+    const onlyClient = clients.size === 1 ? [...clients][0] : null
+    const authorName = onlyClient === null ? '' : sanitizeAuthor(onlyClient, authorBytesMax)
+    const author = authorName === '' ? committer : { ...committer, name: authorName }
+    const commit = await fi.commit({ branch: branchRef, author, committer, message, files })
+    this.head = commit
+    this.queuedChanges -= changes.length
+    this.hooks.onCommitted({ commit, timeSec, subject: message.split('\n')[0], changes, valueOids })
+    for (const g of batch) g.resolve(commit)
+    this.commitsSinceMaintenance += 1
+    if (this.hooks.maintenanceDue(this.commitsSinceMaintenance)) {
+      this.commitsSinceMaintenance = 0
+      this.fastImport = null
+      await fi.close()
+      this.hooks.onMaintenanceWindow()
+    }
+  }
+}

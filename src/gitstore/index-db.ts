@@ -1,0 +1,228 @@
+// The LevelDB index in DIR/gitconfig/index: everything here can be rebuilt from git (rebuild.ts). Its own OS lock
+// (LevelDB's LOCK file, released by the kernel when the process dies) is the store's single-writer lock.
+import { Level } from 'level'
+import { GitConfigError } from '../errors.js'
+import type { KeyMeta } from './entry.js'
+import { decodeMeta, encodeMeta } from './entry.js'
+import { formatVersion, parseVersion } from './hlc.js'
+import type { Operation, Version } from '../types.js'
+
+/** The current state of one key as the index stores it; value null for a tombstone. */
+export interface CurrentEntry {
+  readonly key: string
+  readonly meta: KeyMeta
+  readonly valueOid: string | null
+  readonly value: Uint8Array | null
+  readonly commit: string
+}
+
+/** One change as recorded in the change log (values are fetched by blob id when replayed). */
+export interface LoggedChange {
+  readonly key: string
+  readonly meta: KeyMeta
+  readonly valueOid: string | null
+}
+
+export interface LogRecord {
+  readonly seq: number
+  readonly commit: string
+  /** ISO-8601 commit date. */
+  readonly date: string
+  readonly message: string
+  readonly changes: readonly LoggedChange[]
+}
+
+/** One committed batch to index: the log record plus the values (kept as current values). */
+export interface IndexBatch {
+  readonly record: LogRecord
+  readonly values: ReadonlyArray<Uint8Array | null>
+  /** TTL index entries made obsolete by this batch (expired keys), as [deadlineMs, key]. */
+  readonly clearedDeadlines: ReadonlyArray<readonly [number, string]>
+}
+
+export interface StoredHistoryEntry {
+  readonly commit: string
+  readonly date: string
+  readonly author: string
+  readonly message: string
+  readonly op: Operation
+  readonly version: Version
+  readonly node: string
+}
+
+const seqWidth = 12
+const deadlineWidth = 16
+const pad = (n: number, width: number): string => String(n).padStart(width, '0')
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder()
+
+/** `cur` records: one JSON header line, then the raw value bytes. */
+function encodeCurrent (e: CurrentEntry): Uint8Array {
+  const header = textEncoder.encode(JSON.stringify({ m: encodeMeta(e.meta), o: e.valueOid, c: e.commit }) + '\n')
+  const out = new Uint8Array(header.length + (e.value?.length ?? 0))
+  out.set(header, 0)
+  if (e.value !== null) out.set(e.value, header.length)
+  return out
+}
+
+function decodeCurrent (key: string, bytes: Uint8Array): CurrentEntry {
+  const eol = bytes.indexOf(0x0a)
+  const header = JSON.parse(textDecoder.decode(bytes.subarray(0, eol))) as { m: string, o: string | null, c: string }
+  const meta = decodeMeta(header.m)
+  if (meta === null) throw new GitConfigError('INTERNAL', `corrupt index record for ${JSON.stringify(key)}`)
+  // A plain Uint8Array copy (LevelDB hands out Buffers), so callers get one value type whatever the source.
+  const value = header.o === null ? null : new Uint8Array(bytes.subarray(eol + 1))
+  return { key, meta, valueOid: header.o, value, commit: header.c }
+}
+
+interface SerializedChange { k: string, m: string, o: string | null }
+
+// Key spaces (one LevelDB, prefixed keys): c! current entry, h! key history, l! change log, s! commit -> seq,
+// t! TTL deadlines, m! index state. Keys never contain NUL, so NUL separates a key from its suffix and sorts first.
+const P = { cur: 'c!', hist: 'h!', log: 'l!', commitSeq: 's!', ttl: 't!', state: 'm!' } as const
+const bytesOf = (text: string): Uint8Array => textEncoder.encode(text)
+const textOf = (bytes: Uint8Array): string => textDecoder.decode(bytes)
+
+type Db = Level<string, Uint8Array>
+type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
+
+export class IndexDb {
+  private constructor (private readonly db: Db) {}
+
+  /** Opens (creating) the index; REPOSITORY_LOCKED when another process or store holds it. */
+  static async open (path: string, ownerHint: () => string): Promise<IndexDb> {
+    const db: Db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED' || (err as { code?: string }).code === 'LEVEL_LOCKED') {
+        throw new GitConfigError('REPOSITORY_LOCKED', `the repository is already open by another process (${ownerHint()}); ` +
+          'stop it, or talk to it through its HTTP API (CLI: --http)')
+      }
+      throw new GitConfigError('INTERNAL', `cannot open the index at ${path}: ${(err as Error).message}`)
+    }
+    return new IndexDb(db)
+  }
+
+  async close (): Promise<void> { await this.db.close() }
+
+  /** Deletes everything (before a rebuild from git). */
+  async clear (): Promise<void> { await this.db.clear() }
+
+  async head (): Promise<{ commit: string | null, seq: number, maxVersion: Version | null }> {
+    const [commit, seq, maxVersion] = await this.db.getMany([P.state + 'head', P.state + 'seq', P.state + 'maxVersion'])
+    return {
+      commit: commit === undefined ? null : textOf(commit),
+      seq: seq === undefined ? 0 : Number(textOf(seq)),
+      maxVersion: maxVersion === undefined ? null : parseVersion(textOf(maxVersion))
+    }
+  }
+
+  async getCurrent (key: string): Promise<CurrentEntry | null> {
+    const bytes = await this.db.get(P.cur + key)
+    return bytes === undefined ? null : decodeCurrent(key, bytes)
+  }
+
+  /**
+   * Visits current entries whose keys lie in [gte, lt) in key order. The visitor returns a key to skip forward to,
+   * false to stop, or undefined to go on.
+   */
+  async scanCurrent (gte: string, lt: string, visit: (e: CurrentEntry) => string | undefined | false): Promise<void> {
+    const it = this.db.iterator({ gte: P.cur + gte, lt: P.cur + lt })
+    try {
+      while (true) {
+        const next = await it.next()
+        if (next === undefined) return
+        const skipTo = visit(decodeCurrent(next[0].slice(P.cur.length), next[1]))
+        if (skipTo === false) return
+        if (skipTo !== undefined) it.seek(P.cur + skipTo)
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
+  /** Writes one committed batch atomically: current values, history, change log, TTL deadlines, head. */
+  async write (batch: IndexBatch, maxVersion: Version): Promise<void> {
+    const { record } = batch
+    const ops: Op[] = []
+    const put = (key: string, value: Uint8Array | string): void => {
+      ops.push({ type: 'put', key, value: typeof value === 'string' ? bytesOf(value) : value })
+    }
+    const serialized: SerializedChange[] = []
+    record.changes.forEach((c, i) => {
+      put(P.cur + c.key, encodeCurrent({ key: c.key, meta: c.meta, valueOid: c.valueOid, value: batch.values[i], commit: record.commit }))
+      put(`${P.hist}${c.key}\u0000${pad(record.seq, seqWidth)}`, JSON.stringify({
+        commit: record.commit, date: record.date, author: c.meta.author, message: record.message,
+        op: c.meta.op, version: formatVersion(c.meta.version), node: c.meta.version.node
+      }))
+      if (c.meta.expiresAtMs !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
+      serialized.push({ k: c.key, m: encodeMeta(c.meta), o: c.valueOid })
+    })
+    for (const [deadline, key] of batch.clearedDeadlines) {
+      ops.push({ type: 'del', key: `${P.ttl}${pad(deadline, deadlineWidth)}\u0000${key}` })
+    }
+    put(P.log + pad(record.seq, seqWidth), JSON.stringify({ c: record.commit, d: record.date, s: record.message, x: serialized }))
+    put(P.commitSeq + record.commit, String(record.seq))
+    put(P.state + 'head', record.commit)
+    put(P.state + 'seq', String(record.seq))
+    put(P.state + 'maxVersion', formatVersion(maxVersion))
+    await this.db.batch(ops)
+  }
+
+  /** Newest-first history of one key. */
+  async history (key: string, limit: number): Promise<StoredHistoryEntry[]> {
+    const out: StoredHistoryEntry[] = []
+    for await (const value of this.db.values({ gte: `${P.hist}${key}\u0000`, lt: `${P.hist}${key}\u0001`, reverse: true, limit })) {
+      const raw = JSON.parse(textOf(value)) as Omit<StoredHistoryEntry, 'version'> & { version: string }
+      const version = parseVersion(raw.version)
+      if (version === null) throw new GitConfigError('INTERNAL', 'corrupt history record')
+      out.push({ ...raw, version })
+    }
+    return out
+  }
+
+  /** The commit that last changed `key` at or before change-log position `seq`; null if none did. */
+  async lastChangeAtOrBefore (key: string, seq: number): Promise<string | null> {
+    for await (const value of this.db.values({ gte: `${P.hist}${key}\u0000`, lte: `${P.hist}${key}\u0000${pad(seq, seqWidth)}`, reverse: true, limit: 1 })) {
+      return (JSON.parse(textOf(value)) as { commit: string }).commit
+    }
+    return null
+  }
+
+  async seqOfCommit (commit: string): Promise<number | null> {
+    const seq = await this.db.get(P.commitSeq + commit)
+    return seq === undefined ? null : Number(textOf(seq))
+  }
+
+  /** Change-log records with seq in (afterSeq, throughSeq], at most `limit`, in order. */
+  async logRange (afterSeq: number, throughSeq: number, limit: number): Promise<LogRecord[]> {
+    const out: LogRecord[] = []
+    for await (const [k, v] of this.db.iterator({ gt: P.log + pad(afterSeq, seqWidth), lte: P.log + pad(throughSeq, seqWidth), limit })) {
+      const raw = JSON.parse(textOf(v)) as { c: string, d: string, s: string, x: SerializedChange[] }
+      const changes = raw.x.map((c) => {
+        const meta = decodeMeta(c.m)
+        if (meta === null) throw new GitConfigError('INTERNAL', 'corrupt change-log record')
+        return { key: c.k, meta, valueOid: c.o }
+      })
+      out.push({ seq: Number(k.slice(P.log.length)), commit: raw.c, date: raw.d, message: raw.s, changes })
+    }
+    return out
+  }
+
+  /** TTL index entries with deadline <= nowMs, earliest first, as [deadlineMs, key]. */
+  async dueDeadlines (nowMs: number, limit: number): Promise<Array<[number, string]>> {
+    const out: Array<[number, string]> = []
+    for await (const k of this.db.keys({ gte: P.ttl, lt: P.ttl + pad(nowMs + 1, deadlineWidth), limit })) {
+      const rest = k.slice(P.ttl.length)
+      const sep = rest.indexOf('\u0000')
+      out.push([Number(rest.slice(0, sep)), rest.slice(sep + 1)])
+    }
+    return out
+  }
+
+  async dropDeadline (deadlineMs: number, key: string): Promise<void> {
+    await this.db.del(`${P.ttl}${pad(deadlineMs, deadlineWidth)}\u0000${key}`)
+  }
+}

@@ -1,0 +1,50 @@
+// Store options, validated once at the edge with one schema that rejects unknown keys (STYLE.md).
+import { z } from 'zod'
+import { GitConfigError } from '../errors.js'
+import { keyBytesMaxDefault, valueBytesMaxDefault } from '../limits.js'
+import { nodeIdPattern } from './hlc.js'
+
+export interface GitConfigStoreOptions {
+  /** This node's id (letters, digits, `_`, `-`; at most 64). Default: read from, or created in, DIR/gitconfig/node-id. */
+  readonly nodeId?: string
+  /** Longest key in UTF-8 bytes (default 1024). */
+  readonly keyBytesMax?: number
+  /** Largest value in bytes (default 1 MiB). */
+  readonly valueBytesMax?: number
+  /** Wall clock in epoch ms (default Date.now); tests inject a fake one. */
+  readonly clock?: () => number
+  /** Run background repack / commit-graph (default true). */
+  readonly maintenance?: boolean
+}
+
+export interface ResolvedStoreOptions {
+  readonly nodeId: string | undefined
+  readonly keyBytesMax: number
+  readonly valueBytesMax: number
+  readonly clock: () => number
+  readonly maintenance: boolean
+}
+
+const schema = z.strictObject({
+  nodeId: z.string().regex(nodeIdPattern, 'letters, digits, "_" or "-", at most 64').optional(),
+  keyBytesMax: z.number().int().min(2).max(64 * 1024).optional(),
+  valueBytesMax: z.number().int().min(0).max(1024 * 1024 * 1024).optional(),
+  clock: z.custom<() => number>((v) => typeof v === 'function', 'a function returning epoch milliseconds').optional(),
+  maintenance: z.boolean().optional()
+})
+
+export function resolveStoreOptions (opts: unknown): ResolvedStoreOptions {
+  const parsed = schema.safeParse(opts ?? {})
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new GitConfigError('INVALID_ARGUMENT', `invalid store option ${issue.path.join('.') || '(options)'}: ${issue.message}`)
+  }
+  const o = parsed.data
+  return Object.freeze({
+    nodeId: o.nodeId,
+    keyBytesMax: o.keyBytesMax ?? keyBytesMaxDefault,
+    valueBytesMax: o.valueBytesMax ?? valueBytesMaxDefault,
+    clock: o.clock ?? Date.now,
+    maintenance: o.maintenance ?? true
+  })
+}

@@ -1,0 +1,104 @@
+// Brings the LevelDB index up to refs/heads/main from git alone: walks the first-parent chain after the indexed
+// commit (or from the root when the index is empty or off the chain) and indexes each commit's tree diff. The tree
+// is the truth: a key's state after a commit is its `.meta` and `.value` there, whatever the message says.
+import { GitConfigError } from '../errors.js'
+import { decodeMeta } from './entry.js'
+import type { KeyMeta } from './entry.js'
+import { compareVersions } from './hlc.js'
+import type { Version } from '../types.js'
+import type { CatFile } from './cat-file.js'
+import { gitOk, runGit } from './git-process.js'
+import type { IndexDb, LoggedChange } from './index-db.js'
+import { metaFileName, treeDirToKey, valueFileName } from './keys.js'
+
+export interface CatchUpResult {
+  readonly commitsIndexed: number
+  readonly rebuiltFromScratch: boolean
+  readonly seq: number
+  readonly maxVersion: Version | null
+}
+
+/** ISO date of a commit time in seconds; the one formatter used by the writer and the rebuild alike. */
+export function commitDate (timeSec: number): string {
+  return new Date(timeSec * 1000).toISOString()
+}
+
+interface ParsedCommit {
+  commit: string
+  timeSec: number
+  subject: string
+  /** path -> new blob id, or null when deleted. */
+  files: Map<string, string | null>
+}
+
+async function isAncestor (gitDir: string, older: string, newer: string): Promise<boolean> {
+  const r = await runGit(gitDir, ['merge-base', '--is-ancestor', older, newer])
+  return r.code === 0
+}
+
+function parseLog (text: string): ParsedCommit[] {
+  const out: ParsedCommit[] = []
+  for (const block of text.split('\u001e')) {
+    if (block.trim() === '') continue
+    const lines = block.split('\n')
+    const [commit, time, subject] = lines[0].split('\u001f')
+    const files = new Map<string, string | null>()
+    for (const line of lines.slice(1)) {
+      // :100644 100644 <old> <new> M\t<path>  (paths are plain ASCII by construction: keys.ts)
+      const m = /^:\d+ \d+ [0-9a-f]+ ([0-9a-f]+) ([AMDT])\t(.+)$/.exec(line)
+      if (m === null) continue
+      files.set(m[3], m[2] === 'D' ? null : m[1])
+    }
+    out.push({ commit, timeSec: Number(time), subject: subject ?? '', files })
+  }
+  return out
+}
+
+/** Indexes every commit on main after the indexed head; a full rebuild when the index cannot be continued. */
+export async function catchUpIndex (gitDir: string, catFile: CatFile, index: IndexDb, gitHead: string | null): Promise<CatchUpResult> {
+  let state = await index.head()
+  let rebuilt = false
+  if (state.commit !== null && (gitHead === null || !(await isAncestor(gitDir, state.commit, gitHead)))) {
+    await index.clear()
+    state = { commit: null, seq: 0, maxVersion: null }
+    rebuilt = true
+  }
+  if (gitHead === null || state.commit === gitHead) {
+    return { commitsIndexed: 0, rebuiltFromScratch: rebuilt, seq: state.seq, maxVersion: state.maxVersion }
+  }
+  const range = state.commit === null ? [gitHead] : [`${state.commit}..${gitHead}`]
+  const out = await gitOk(gitDir, ['log', '--first-parent', '--reverse', '--raw', '--no-renames', '--no-abbrev',
+    '--diff-merges=first-parent', '--format=%x1e%H%x1f%ct%x1f%s', ...range, '--'])
+  let seq = state.seq
+  let maxVersion = state.maxVersion
+  const commits = parseLog(out.toString('utf8'))
+  for (const c of commits) {
+    const changes: LoggedChange[] = []
+    const values: Array<Uint8Array | null> = []
+    const cleared: Array<[number, string]> = []
+    for (const [path, metaOid] of c.files) {
+      if (!path.endsWith('/' + metaFileName) || metaOid === null) continue
+      const dir = path.slice(0, -(metaFileName.length + 1))
+      const key = treeDirToKey(dir)
+      if (key === null) continue
+      const metaObj = await catFile.read(metaOid)
+      const meta: KeyMeta | null = metaObj === null ? null : decodeMeta(metaObj.data.toString('utf8'))
+      if (meta === null) throw new GitConfigError('INTERNAL', `commit ${c.commit} holds an unreadable ${path}`)
+      const valuePath = `${dir}/${valueFileName}`
+      const previous = await index.getCurrent(key)
+      if (previous !== null && previous.meta.expiresAtMs !== null) cleared.push([previous.meta.expiresAtMs, key])
+      const valueOid = c.files.has(valuePath) ? c.files.get(valuePath) ?? null : previous?.valueOid ?? null
+      const valueObj = valueOid === null ? null : await catFile.read(valueOid)
+      changes.push({ key, meta, valueOid })
+      values.push(valueObj === null ? null : new Uint8Array(valueObj.data))
+      if (maxVersion === null || compareVersions(meta.version, maxVersion) > 0) maxVersion = meta.version
+    }
+    seq += 1
+    await index.write({
+      record: { seq, commit: c.commit, date: commitDate(c.timeSec), message: c.subject, changes },
+      values,
+      clearedDeadlines: cleared
+    }, maxVersion ?? { wallMs: 0, counter: 0, node: 'none' })
+  }
+  return { commitsIndexed: commits.length, rebuiltFromScratch: rebuilt, seq, maxVersion }
+}

@@ -1,0 +1,133 @@
+// The on-disk layout: a bare git repository whose derivable state lives in DIR/gitconfig/ (git ignores unknown
+// folders in a gitdir). Creating it, recognising it, and cleaning up after a crash.
+import { randomBytes } from 'node:crypto'
+import { mkdir, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { GitConfigError } from '../errors.js'
+import { gitOk, runGit } from './git-process.js'
+import { nodeIdPattern } from './hlc.js'
+
+export const stateDirName = 'gitconfig'
+export const branchRef = 'refs/heads/main'
+/** Root blob naming the storage format version (docs/format.md). */
+export const formatFileName = '.gitconfig-format'
+export const formatVersion = '1'
+
+export interface RepositoryPaths {
+  readonly gitDir: string
+  readonly stateDir: string
+  readonly indexDir: string
+  readonly nodeIdFile: string
+  readonly ownerFile: string
+}
+
+export function repositoryPaths (dir: string): RepositoryPaths {
+  const stateDir = join(dir, stateDirName)
+  return {
+    gitDir: dir,
+    stateDir,
+    indexDir: join(stateDir, 'index'),
+    nodeIdFile: join(stateDir, 'node-id'),
+    ownerFile: join(stateDir, 'owner')
+  }
+}
+
+async function exists (path: string): Promise<boolean> {
+  try { await stat(path); return true } catch { return false }
+}
+
+/**
+ * Creates the repository when `dir` is missing or empty, accepts it when it is a GitConfig repository, and refuses
+ * anything else (INVALID_ARGUMENT) so a typo never turns a project folder into a store.
+ */
+export async function prepareRepository (dir: string): Promise<RepositoryPaths> {
+  const paths = repositoryPaths(dir)
+  let entries: string[]
+  try {
+    entries = await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new GitConfigError('INVALID_ARGUMENT', `cannot use ${dir} as a repository: ${(err as Error).message}`)
+    }
+    entries = []
+  }
+  const isGitDir = entries.includes('HEAD') && entries.includes('objects') && entries.includes('refs')
+  const hasState = entries.includes(stateDirName)
+  if (entries.length > 0 && !(isGitDir && hasState) && !(entries.length === 1 && hasState)) {
+    throw new GitConfigError('INVALID_ARGUMENT', `${dir} exists, is not empty and is not a GitConfig repository ` +
+      '(expected a bare git repository with a gitconfig/ folder); choose an empty or new folder')
+  }
+  // State folder first: a crash between the two steps leaves a folder holding only gitconfig/, accepted above.
+  await mkdir(paths.stateDir, { recursive: true })
+  if (!isGitDir) await gitOk(null, ['init', '--quiet', '--bare', '--initial-branch=main', dir])
+  return paths
+}
+
+/** The node id from DIR/gitconfig/node-id, written once (from `wanted`, or random). */
+export async function loadNodeId (paths: RepositoryPaths, wanted: string | undefined): Promise<string> {
+  const stored = await readFile(paths.nodeIdFile, 'utf8').then((t) => t.trim(), () => null)
+  if (stored !== null && stored !== '') {
+    if (!nodeIdPattern.test(stored)) throw new GitConfigError('INVALID_ARGUMENT', `${paths.nodeIdFile} holds an invalid node id`)
+    if (wanted !== undefined && wanted !== stored) {
+      throw new GitConfigError('INVALID_ARGUMENT', `this repository belongs to node ${stored}, not ${wanted}`)
+    }
+    return stored
+  }
+  const id = wanted ?? randomBytes(8).toString('hex')
+  const tmp = paths.nodeIdFile + '.tmp'
+  await writeFile(tmp, id + '\n', { flush: true })
+  await rename(tmp, paths.nodeIdFile)
+  return id
+}
+
+/** Lock and temporary files a killed git leaves behind; safe to delete once we hold the writer lock. */
+export async function clearStaleLocks (gitDir: string): Promise<string[]> {
+  const removed: string[] = []
+  const remove = async (path: string): Promise<void> => { await rm(path, { force: true, recursive: true }); removed.push(path) }
+  for (const name of ['HEAD.lock', 'packed-refs.lock', 'config.lock', 'index.lock', 'shallow.lock']) {
+    if (await exists(join(gitDir, name))) await remove(join(gitDir, name))
+  }
+  const walkRefs = async (dir: string): Promise<void> => {
+    let names: string[]
+    try { names = await readdir(dir) } catch { return }
+    for (const name of names) {
+      const path = join(dir, name)
+      if (name.endsWith('.lock')) await remove(path)
+      else if ((await stat(path)).isDirectory()) await walkRefs(path)
+    }
+  }
+  await walkRefs(join(gitDir, 'refs'))
+  const packDir = join(gitDir, 'objects', 'pack')
+  const packNames = await readdir(packDir).catch(() => [] as string[])
+  for (const name of packNames) {
+    const path = join(packDir, name)
+    if (name.startsWith('tmp_')) {
+      await remove(path)
+    } else if (name.endsWith('.keep')) {
+      // fast-import keeps each checkpoint's pack until it exits cleanly; a killed one leaves the .keep behind,
+      // which would stop repack from ever folding that pack.
+      const text = await readFile(path, 'utf8').catch(() => '')
+      if (text.startsWith('fast-import')) await remove(path)
+    }
+  }
+  for (const name of ['objects/info/commit-graphs/commit-graph-chain.lock', 'objects/info/commit-graph.lock']) {
+    if (await exists(join(gitDir, name))) await remove(join(gitDir, name))
+  }
+  return removed
+}
+
+/** The commit refs/heads/main points to, or null in a new repository. */
+export async function readHead (gitDir: string): Promise<string | null> {
+  const r = await runGit(gitDir, ['rev-parse', '--verify', '--quiet', branchRef + '^{commit}'])
+  if (r.code !== 0) return null
+  return r.stdout.toString('utf8').trim()
+}
+
+/** Records who holds the writer lock, for the REPOSITORY_LOCKED message. */
+export async function writeOwner (paths: RepositoryPaths): Promise<void> {
+  await writeFile(paths.ownerFile, `pid ${process.pid}\n`)
+}
+
+export function readOwnerSync (paths: RepositoryPaths, read: (p: string) => string): string {
+  try { return read(paths.ownerFile).trim() } catch { return 'pid unknown' }
+}

@@ -1,0 +1,678 @@
+// GitConfigStore: the embedded, git-backed implementation of ConfigStore (docs/store.md).
+//
+// A change moves through three places, and reads look in them newest first:
+//   accepted   queued or in flight to git; only decisions (CAS, delete, expiry) see it, reads do not (not durable)
+//   unindexed  durable in git, its LevelDB index write not yet done; reads see it
+//   index      LevelDB (with a bounded in-memory cache in front)
+// Watchers and the change log are fed from the index writes, which run in commit order, so a watcher registered
+// at index position N replays 1..N from LevelDB and receives N+1.. live, with nothing missed or repeated.
+import { readFileSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { GitConfigError } from '../errors.js'
+import {
+  currentCacheBytesMax, currentCacheEntriesMax, expiryCheckIntervalMs, expiryPassKeysMax, historyLimitMax,
+  maintenanceCommitsInterval, maintenanceIntervalMs, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
+} from '../limits.js'
+import type {
+  CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
+  ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
+} from '../types.js'
+import { CatFile } from './cat-file.js'
+import { CurrentCache } from './current-cache.js'
+import { decodeMeta, type KeyMeta, type TreeEntry } from './entry.js'
+import { checkGitVersion } from './git-process.js'
+import { GroupCommitter, type Change, type CommittedBatch } from './group-commit.js'
+import { compareVersions, HybridLogicalClock } from './hlc.js'
+import { IndexDb, type CurrentEntry, type LogRecord } from './index-db.js'
+import { isKeyUnder, keyToTreeDir, metaFileName, normalizeKey, normalizePrefix, valueFileName } from './keys.js'
+import { Maintenance } from './maintenance.js'
+import { resolveStoreOptions, type GitConfigStoreOptions, type ResolvedStoreOptions } from './options.js'
+import { catchUpIndex, commitDate } from './rebuild.js'
+import {
+  clearStaleLocks, formatFileName, formatVersion, loadNodeId, prepareRepository, readHead, readOwnerSync,
+  writeOwner, type RepositoryPaths
+} from './repository.js'
+import { readTreeEntries } from './tree-reader.js'
+import { Watcher } from './watcher.js'
+
+export type { GitConfigStoreOptions } from './options.js'
+export type { Change } from './group-commit.js'
+
+/** Emitted once per durable commit, in commit order (the node counts metrics and gossips heads from it). */
+export interface CommitEvent {
+  readonly commit: string
+  readonly seq: number
+  readonly changes: ReadonlyArray<{ readonly key: string, readonly meta: KeyMeta, readonly valueOid: string | null }>
+}
+
+/** What a decision (CAS, delete, expiry) sees for a key: its newest accepted state. */
+interface KeyState {
+  readonly meta: KeyMeta
+  readonly value: Uint8Array | null
+}
+
+const textEncoder = new TextEncoder()
+const commitIdPattern = /^[0-9a-fA-F]{4,64}$/
+/** Open repositories with more loose packs than this get a maintenance round at open. */
+const packsBeforeMaintenanceAtOpen = 50
+
+function toValueBytes (value: unknown, valueBytesMax: number): Uint8Array {
+  let bytes: Uint8Array
+  if (typeof value === 'string') bytes = textEncoder.encode(value)
+  else if (value instanceof Uint8Array) bytes = new Uint8Array(value)
+  else throw new GitConfigError('INVALID_ARGUMENT', 'a value must be a string or a Uint8Array')
+  if (bytes.length > valueBytesMax) {
+    throw new GitConfigError('VALUE_TOO_LARGE', `the value is ${bytes.length} bytes; the limit is ${valueBytesMax}`,
+      { limitBytes: valueBytesMax, sizeBytes: bytes.length })
+  }
+  return bytes
+}
+
+function checkOptionsObject (opts: unknown, what: string): Record<string, unknown> {
+  if (opts === undefined || opts === null) return {}
+  if (typeof opts !== 'object') throw new GitConfigError('INVALID_ARGUMENT', `${what} options must be an object`)
+  return opts as Record<string, unknown>
+}
+
+function checkTtl (ttlMs: unknown): number | null {
+  if (ttlMs === undefined || ttlMs === null) return null
+  if (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1 || ttlMs > ttlMsMax) {
+    throw new GitConfigError('INVALID_ARGUMENT', `ttlMs must be a whole number of milliseconds from 1 to ${ttlMsMax}`, { ttlMs: String(ttlMs) })
+  }
+  return ttlMs
+}
+
+function checkAuthor (author: unknown): string | null {
+  if (author === undefined || author === null) return null
+  if (typeof author !== 'string') throw new GitConfigError('INVALID_ARGUMENT', 'author must be a string')
+  return author === '' ? null : author
+}
+
+function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+
+export class GitConfigStore implements ConfigStore {
+  private readonly accepted = new Map<string, Change>()
+  private readonly unindexed = new Map<string, CurrentEntry>()
+  private readonly cache = new CurrentCache(currentCacheEntriesMax, currentCacheBytesMax)
+  private readonly watchers = new Set<Watcher>()
+  private readonly commitListeners = new Set<(e: CommitEvent) => void>()
+  private readonly committer: GroupCommitter
+  private readonly maintenance: Maintenance
+  /** Bumped after every index write, so a LevelDB read that raced one is retried. */
+  private indexGeneration = 0
+  private indexTail: Promise<void> = Promise.resolve()
+  private indexFailure: GitConfigError | null = null
+  private seq: number
+  private indexedSeq: number
+  private indexedHead: string | null
+  private maxVersion: Version | null
+  private closing: Promise<void> | null = null
+  private expiryTimer: NodeJS.Timeout | null = null
+  private expiryRunning: Promise<void> | null = null
+  private lastMaintenanceMs: number
+  /** The most recent failure of a background task (expiry, maintenance, index), for diagnostics. */
+  lastBackgroundError: Error | null = null
+
+  private constructor (
+    readonly dir: string,
+    readonly nodeId: string,
+    private readonly paths: RepositoryPaths,
+    private readonly opts: ResolvedStoreOptions,
+    private readonly index: IndexDb,
+    private readonly catFile: CatFile,
+    private readonly hlc: HybridLogicalClock,
+    head: string | null,
+    seq: number,
+    maxVersion: Version | null
+  ) {
+    this.seq = seq
+    this.indexedSeq = seq
+    this.indexedHead = head
+    this.maxVersion = maxVersion
+    this.lastMaintenanceMs = opts.clock()
+    this.maintenance = new Maintenance(paths.gitDir)
+    this.committer = new GroupCommitter(paths.gitDir, nodeId, opts.clock, head, {
+      onCommitted: (batch) => this.onCommitted(batch),
+      onFailed: () => this.accepted.clear(),
+      onRestart: (actual) => this.catchUpAfterRestart(actual),
+      onMaintenanceWindow: () => { this.lastMaintenanceMs = this.opts.clock(); this.maintenance.trigger() },
+      maintenanceDue: (n) => this.opts.maintenance &&
+        (n >= maintenanceCommitsInterval || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
+    })
+  }
+
+  /**
+   * Opens (creating if missing or empty) the repository in `dir`. Fails with REPOSITORY_LOCKED when another process
+   * has it open, INVALID_ARGUMENT when `dir` is something else, GIT_UNAVAILABLE without a usable git.
+   */
+  static async open (dir: string, options?: GitConfigStoreOptions): Promise<GitConfigStore> {
+    const opts = resolveStoreOptions(options)
+    if (typeof dir !== 'string' || dir === '') throw new GitConfigError('INVALID_ARGUMENT', 'the repository path must be a non-empty string')
+    await checkGitVersion()
+    const paths = await prepareRepository(dir)
+    const index = await IndexDb.open(paths.indexDir, () => readOwnerSync(paths, (p) => readFileSync(p, 'utf8')))
+    const catFile = new CatFile(paths.gitDir)
+    try {
+      await writeOwner(paths)
+      await clearStaleLocks(paths.gitDir)
+      const nodeId = await loadNodeId(paths, opts.nodeId)
+      const head = await readHead(paths.gitDir)
+      if (head !== null) {
+        const format = await catFile.read(`${head}:${formatFileName}`)
+        const text = format?.data.toString('utf8').trim()
+        if (text !== formatVersion) {
+          throw new GitConfigError('INVALID_ARGUMENT', `${dir} holds storage format ${JSON.stringify(text ?? 'none')}; this version reads format ${formatVersion}`)
+        }
+      }
+      const caught = await catchUpIndex(paths.gitDir, catFile, index, head)
+      const hlc = new HybridLogicalClock(nodeId, opts.clock)
+      if (caught.maxVersion !== null) hlc.restore(caught.maxVersion)
+      const store = new GitConfigStore(dir, nodeId, paths, opts, index, catFile, hlc, head, caught.seq, caught.maxVersion)
+      await store.start()
+      return store
+    } catch (err) {
+      await catFile.close().catch(() => {})
+      await index.close().catch(() => {})
+      throw err
+    }
+  }
+
+  private async start (): Promise<void> {
+    // Keys that expired while the store was closed become expire commits now, before anyone reads.
+    await this.expirePass()
+    this.expiryTimer = setInterval(() => { void this.expirePass() }, expiryCheckIntervalMs)
+    this.expiryTimer.unref()
+    if (this.opts.maintenance) {
+      const packs = await readdir(join(this.paths.gitDir, 'objects', 'pack')).catch(() => [] as string[])
+      if (packs.filter((n) => n.endsWith('.pack')).length > packsBeforeMaintenanceAtOpen) this.maintenance.trigger()
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async get (key: string, opts?: GetOptions): Promise<KeyValue | null> {
+    this.assertOpen()
+    const k = normalizeKey(key, this.opts.keyBytesMax)
+    const o = checkOptionsObject(opts, 'get')
+    if (o.commit !== undefined) return await this.getAtCommit(k, o.commit)
+    const e = await this.readCurrent(k)
+    if (e === null || !this.isLive(e)) return null
+    return this.toKeyValue(e)
+  }
+
+  async list (prefix: string, opts?: ListOptions): Promise<ListEntry[]> {
+    this.assertOpen()
+    const base = normalizePrefix(prefix, this.opts.keyBytesMax)
+    const o = checkOptionsObject(opts, 'list')
+    const withValues = o.values === true
+    await this.indexSettled()
+    const out: ListEntry[] = []
+    if (o.recursive === true) {
+      await this.index.scanCurrent(base + '/', base + '0', (e) => {
+        if (this.isLive(e)) out.push(withValues ? { key: e.key, value: e.value ?? new Uint8Array() } : { key: e.key })
+        return undefined
+      })
+      return out
+    }
+    const children = new Map<string, { value: Uint8Array | null, hasChildren: boolean }>()
+    const child = (key: string): { value: Uint8Array | null, hasChildren: boolean } => {
+      let c = children.get(key)
+      if (c === undefined) { c = { value: null, hasChildren: false }; children.set(key, c) }
+      return c
+    }
+    await this.index.scanCurrent(base + '/', base + '0', (e) => {
+      const rest = e.key.slice(base.length + 1)
+      const slash = rest.indexOf('/')
+      if (slash < 0) {
+        if (this.isLive(e)) child(e.key).value = e.value
+        return undefined
+      }
+      if (!this.isLive(e)) return undefined
+      const childKey = `${base}/${rest.slice(0, slash)}`
+      child(childKey).hasChildren = true
+      return childKey + '0' // past every key below childKey: '/' sorts just before '0'
+    })
+    for (const [key, c] of [...children].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+      const entry: { key: string, value?: Uint8Array, hasChildren: boolean } = { key, hasChildren: c.hasChildren }
+      if (withValues && c.value !== null) entry.value = c.value
+      out.push(entry)
+    }
+    return out
+  }
+
+  async history (key: string, opts?: HistoryOptions): Promise<HistoryEntry[]> {
+    this.assertOpen()
+    const k = normalizeKey(key, this.opts.keyBytesMax)
+    const o = checkOptionsObject(opts, 'history')
+    const limit = o.limit ?? historyLimitMax
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > historyLimitMax) {
+      throw new GitConfigError('INVALID_ARGUMENT', `limit must be a whole number from 1 to ${historyLimitMax}`)
+    }
+    await this.indexSettled()
+    return await this.index.history(k, limit)
+  }
+
+  watch (keyOrPrefix: string, opts?: WatchOptions): AsyncIterable<WatchEvent> & AsyncIterableIterator<WatchEvent> {
+    this.assertOpen()
+    const o = checkOptionsObject(opts, 'watch')
+    const base = normalizePrefix(keyOrPrefix, this.opts.keyBytesMax)
+    const recursive = o.recursive === true || base === ''
+    const matches = recursive ? (key: string) => isKeyUnder(key, base) : (key: string) => key === base
+    const since = o.since
+    if (since !== undefined && (typeof since !== 'string' || !commitIdPattern.test(since))) {
+      throw new GitConfigError('INVALID_ARGUMENT', `since must be a commit id (hex), got ${JSON.stringify(since)}`)
+    }
+    // Taken in the same tick as registration: replay covers positions up to here, live delivery the rest.
+    const replayThrough = this.indexedSeq
+    let replayAfter: number | null = null
+    const replay = since === undefined
+      ? null
+      : async (): Promise<WatchEvent[] | null> => {
+        if (replayAfter === null) {
+          replayAfter = await this.seqOfCommitRef(since)
+          // `since` may be newer than the index position taken at registration (its index write was in flight).
+          watcher.coverThrough(replayAfter)
+        }
+        if (replayAfter >= replayThrough) return null
+        const records = await this.index.logRange(replayAfter, replayThrough, watchReplayPageEntriesMax)
+        if (records.length === 0) return null
+        replayAfter = records[records.length - 1].seq
+        const events: WatchEvent[] = []
+        for (const r of records) events.push(...await this.eventsOf(r, matches))
+        return events
+      }
+    const watcher: Watcher = new Watcher({
+      matches,
+      replay,
+      startCommit: since ?? this.indexedHead,
+      queueEventsMax: watchQueueEventsMax,
+      onEnd: () => { this.watchers.delete(watcher) },
+      signal: o.signal instanceof AbortSignal ? o.signal : undefined
+    })
+    this.watchers.add(watcher)
+    return watcher
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async set (key: string, value: ValueInput, opts?: WriteOptions): Promise<WriteResult> {
+    this.assertOpen()
+    const k = normalizeKey(key, this.opts.keyBytesMax)
+    const bytes = toValueBytes(value, this.opts.valueBytesMax)
+    const o = checkOptionsObject(opts, 'set')
+    const ttlMs = checkTtl(o.ttlMs)
+    const author = checkAuthor(o.author)
+    const version = this.hlc.now()
+    const commit = await this.commitChanges([{
+      key: k,
+      meta: { op: 'set', version, expiresAtMs: ttlMs === null ? null : version.wallMs + ttlMs, author: author ?? this.nodeId, raftIndex: null },
+      value: bytes,
+      clientAuthor: author,
+      clearsDeadlineMs: null
+    }])
+    return { key: k, commit, version }
+  }
+
+  async delete (key: string, opts?: Pick<WriteOptions, 'author'>): Promise<DeleteResult> {
+    this.assertOpen()
+    const k = normalizeKey(key, this.opts.keyBytesMax)
+    const author = checkAuthor(checkOptionsObject(opts, 'delete').author)
+    const commit = await this.decideAndCommit(k, (state) => {
+      if (state === null || !this.isLive(state)) return null
+      return {
+        key: k,
+        meta: { op: 'delete', version: this.hlc.now(), expiresAtMs: null, author: author ?? this.nodeId, raftIndex: null },
+        value: null,
+        clientAuthor: author,
+        clearsDeadlineMs: null
+      }
+    })
+    return { key: k, deleted: commit !== null, commit }
+  }
+
+  async cas (key: string, expected: ValueInput | null, value: ValueInput, opts?: WriteOptions): Promise<boolean> {
+    return (await this.compareAndSwap(key, expected, value, opts)).swapped
+  }
+
+  async compareAndSwap (key: string, expected: ValueInput | null, value: ValueInput, opts?: WriteOptions): Promise<CasResult> {
+    this.assertOpen()
+    const k = normalizeKey(key, this.opts.keyBytesMax)
+    const want = expected === null ? null : toValueBytes(expected, this.opts.valueBytesMax)
+    const bytes = toValueBytes(value, this.opts.valueBytesMax)
+    const o = checkOptionsObject(opts, 'cas')
+    const ttlMs = checkTtl(o.ttlMs)
+    const author = checkAuthor(o.author)
+    let current: Uint8Array | null = null
+    const commit = await this.decideAndCommit(k, (state) => {
+      current = state !== null && this.isLive(state) ? state.value : null
+      const matches = want === null || want.length === 0 ? current === null : current !== null && bytesEqual(current, want)
+      if (!matches) return null
+      const version = this.hlc.now()
+      return {
+        key: k,
+        meta: { op: 'cas', version, expiresAtMs: ttlMs === null ? null : version.wallMs + ttlMs, author: author ?? this.nodeId, raftIndex: null },
+        value: bytes,
+        clientAuthor: author,
+        clearsDeadlineMs: null
+      }
+    })
+    return commit === null ? { swapped: false, commit: null, current } : { swapped: true, commit, current: null }
+  }
+
+  async rollback (key: string, commit: string, opts?: Pick<WriteOptions, 'author'>): Promise<WriteResult> {
+    this.assertOpen()
+    const k = normalizeKey(key, this.opts.keyBytesMax)
+    const author = checkAuthor(checkOptionsObject(opts, 'rollback').author)
+    const full = await this.resolveCommit(commit)
+    const old = await this.readTreeKey(full, k)
+    this.assertOpen()
+    // The restored value carries no TTL: its old deadline is in the past, and restoring means "make it current".
+    const version = this.hlc.now()
+    const result = await this.commitChanges([{
+      key: k,
+      meta: { op: 'rollback', version, expiresAtMs: null, author: author ?? this.nodeId, raftIndex: null },
+      value: old?.value ?? null,
+      clientAuthor: author,
+      clearsDeadlineMs: null
+    }])
+    return { key: k, commit: result, version }
+  }
+
+  /**
+   * Internal hook for later layers (Raft-applied operations, merges, expiry): commits fully specified changes
+   * together in one commit and resolves with it once durable. Keys must be normalised and distinct.
+   */
+  commitChanges (changes: readonly Change[]): Promise<string> {
+    this.assertOpen()
+    const keys = new Set(changes.map((c) => c.key))
+    if (keys.size !== changes.length || changes.length === 0) {
+      return Promise.reject(new GitConfigError('INVALID_ARGUMENT', 'commitChanges needs at least one change and distinct keys'))
+    }
+    for (const c of changes) this.accepted.set(c.key, c)
+    return this.committer.submit(changes)
+  }
+
+  /** Subscribes to durable commits, in commit order; returns the unsubscribe function. */
+  onCommit (listener: (e: CommitEvent) => void): () => void {
+    this.commitListeners.add(listener)
+    return () => { this.commitListeners.delete(listener) }
+  }
+
+  /** Every key's entry (tombstones included) in the tree of `commit` (default: main), for merges. */
+  async readTree (commit?: string): Promise<Map<string, TreeEntry>> {
+    this.assertOpen()
+    const full = commit === undefined ? this.committer.currentHead : await this.resolveCommit(commit)
+    if (full === null) return new Map()
+    return await readTreeEntries(this.paths.gitDir, this.catFile, full)
+  }
+
+  /** The commit refs/heads/main points to (null before the first write). */
+  get head (): string | null { return this.committer.currentHead }
+
+  /** Waits until every acknowledged commit is indexed (tests, benchmarks). */
+  async flush (): Promise<void> {
+    await this.committer.idle()
+    await this.indexSettled()
+  }
+
+  async close (): Promise<void> {
+    if (this.closing !== null) return await this.closing
+    this.closing = (async () => {
+      if (this.expiryTimer !== null) clearInterval(this.expiryTimer)
+      await this.expiryRunning
+      await this.committer.close()
+      await this.indexTail
+      for (const w of [...this.watchers]) w.end(null)
+      await this.maintenance.settle()
+      await this.catFile.close()
+      await this.index.close()
+    })()
+    return await this.closing
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private assertOpen (): void {
+    if (this.closing !== null) throw new GitConfigError('UNAVAILABLE', 'the store is closed')
+    if (this.indexFailure !== null) throw this.indexFailure
+  }
+
+  private isLive (s: KeyState): boolean {
+    return s.value !== null && (s.meta.expiresAtMs === null || s.meta.expiresAtMs > this.opts.clock())
+  }
+
+  private toKeyValue (e: CurrentEntry): KeyValue {
+    return { key: e.key, value: e.value ?? new Uint8Array(), version: e.meta.version, expiresAtMs: e.meta.expiresAtMs, commit: e.commit }
+  }
+
+  private indexSettled (): Promise<void> {
+    return this.indexTail
+  }
+
+  /** The durable current entry: unindexed, then cache, then LevelDB (retried if an index write raced the read). */
+  private async readCurrent (key: string): Promise<CurrentEntry | null> {
+    while (true) {
+      const hot = this.unindexed.get(key) ?? this.cache.get(key)
+      if (hot !== undefined) return hot
+      const generation = this.indexGeneration
+      const e = await this.index.getCurrent(key)
+      if (generation !== this.indexGeneration) continue
+      if (e !== null) this.cache.set(e)
+      return e
+    }
+  }
+
+  /**
+   * Decides a change against the newest accepted state of `key` and submits it in the same synchronous step, so no
+   * other write to the key can slip in between (CAS is linearizable within the process).
+   */
+  private async decideAndCommit (key: string, decide: (state: KeyState | null) => Change | null): Promise<string | null> {
+    while (true) {
+      const pending: KeyState | undefined = this.accepted.get(key) ?? this.unindexed.get(key) ?? this.cache.get(key)
+      let state: KeyState | null
+      if (pending !== undefined) {
+        state = pending
+      } else {
+        const generation = this.indexGeneration
+        const e = await this.index.getCurrent(key)
+        this.assertOpen()
+        if (generation !== this.indexGeneration || this.accepted.has(key) || this.unindexed.has(key)) continue
+        if (e !== null) this.cache.set(e)
+        state = e
+      }
+      const change = decide(state)
+      if (change === null) return null
+      return await this.commitChanges([change])
+    }
+  }
+
+  private onCommitted (batch: CommittedBatch): void {
+    this.seq += 1
+    const seq = this.seq
+    const entries: CurrentEntry[] = batch.changes.map((c, i) => ({
+      key: c.key, meta: c.meta, valueOid: batch.valueOids[i], value: c.value, commit: batch.commit
+    }))
+    batch.changes.forEach((c, i) => {
+      this.unindexed.set(c.key, entries[i])
+      if (this.accepted.get(c.key) === c) this.accepted.delete(c.key)
+      if (c.meta.op !== 'expire' && (this.maxVersion === null || compareVersions(c.meta.version, this.maxVersion) > 0)) this.maxVersion = c.meta.version
+    })
+    const record: LogRecord = {
+      seq,
+      commit: batch.commit,
+      date: commitDate(batch.timeSec),
+      message: batch.subject,
+      changes: entries.map((e) => ({ key: e.key, meta: e.meta, valueOid: e.valueOid }))
+    }
+    const event: CommitEvent = { commit: batch.commit, seq, changes: record.changes }
+    for (const listener of this.commitListeners) {
+      try { listener(event) } catch (err) { this.lastBackgroundError = err as Error }
+    }
+    const cleared = batch.changes.flatMap((c) => (c.clearsDeadlineMs === null ? [] : [[c.clearsDeadlineMs, c.key] as const]))
+    const maxVersion = this.maxVersion ?? batch.changes[0].meta.version
+    this.indexTail = this.indexTail.then(async () => {
+      if (this.indexFailure !== null) return
+      try {
+        await this.index.write({ record, values: entries.map((e) => e.value), clearedDeadlines: cleared }, maxVersion)
+      } catch (err) {
+        this.indexFailure = new GitConfigError('INTERNAL', `the index write failed (${(err as Error).message}); ` +
+          'the data is safe in git: reopen the store to rebuild the index')
+        for (const w of [...this.watchers]) w.end(this.indexFailure)
+        return
+      }
+      this.afterIndexed(record, entries)
+    })
+  }
+
+  private afterIndexed (record: LogRecord, entries: readonly CurrentEntry[]): void {
+    for (const e of entries) {
+      if (this.unindexed.get(e.key) === e) {
+        this.unindexed.delete(e.key)
+        this.cache.set(e)
+      } else {
+        this.cache.delete(e.key)
+      }
+    }
+    this.indexGeneration += 1
+    this.indexedSeq = record.seq
+    this.indexedHead = record.commit
+    if (this.watchers.size > 0) {
+      const events: WatchEvent[] = entries.map((e) => ({ key: e.key, op: e.meta.op, value: e.value, commit: record.commit, version: e.meta.version }))
+      for (const w of [...this.watchers]) w.offer(record.seq, events)
+    }
+  }
+
+  /** Before fast-import restarts on a main that moved without us (a commit whose answer was lost). */
+  private async catchUpAfterRestart (actualHead: string | null): Promise<void> {
+    await this.indexTail
+    const before = this.indexedSeq
+    const caught = await catchUpIndex(this.paths.gitDir, this.catFile, this.index, actualHead)
+    this.cache.clear()
+    this.indexGeneration += 1
+    this.seq = caught.seq
+    this.indexedSeq = caught.seq
+    this.indexedHead = actualHead
+    if (caught.maxVersion !== null) {
+      this.hlc.restore(caught.maxVersion)
+      this.maxVersion = caught.maxVersion
+    }
+    if (caught.rebuiltFromScratch) {
+      const err = new GitConfigError('WATCH_OVERFLOW', 'the index was rebuilt; watch again with since to resume')
+      for (const w of [...this.watchers]) w.end(err)
+      return
+    }
+    for (const r of await this.index.logRange(before, caught.seq, Number.MAX_SAFE_INTEGER)) {
+      const events = await this.eventsOf(r, () => true)
+      for (const w of [...this.watchers]) w.offer(r.seq, events)
+    }
+  }
+
+  /** Watch events of one change-log record, values read from git by blob id. */
+  private async eventsOf (r: LogRecord, matches: (key: string) => boolean): Promise<WatchEvent[]> {
+    const out: WatchEvent[] = []
+    for (const c of r.changes) {
+      if (!matches(c.key)) continue
+      let value: Uint8Array | null = null
+      if (c.valueOid !== null) {
+        const blob = await this.catFile.read(c.valueOid)
+        if (blob === null) throw new GitConfigError('INTERNAL', `blob ${c.valueOid} of ${c.key} is missing`)
+        value = new Uint8Array(blob.data)
+      }
+      out.push({ key: c.key, op: c.meta.op, value, commit: r.commit, version: c.meta.version })
+    }
+    return out
+  }
+
+  /** Full id of a commit given by (possibly abbreviated) hex id; INVALID_ARGUMENT or UNKNOWN_COMMIT otherwise. */
+  private async resolveCommit (ref: unknown): Promise<string> {
+    if (typeof ref !== 'string' || !commitIdPattern.test(ref)) {
+      throw new GitConfigError('INVALID_ARGUMENT', `a commit id is 4 to 64 hex digits, got ${JSON.stringify(ref)}`)
+    }
+    const obj = await this.catFile.read(`${ref.toLowerCase()}^{commit}`)
+    if (obj === null || obj.type !== 'commit') {
+      throw new GitConfigError('UNKNOWN_COMMIT', `${ref} does not name a commit of this repository`, { commit: ref })
+    }
+    return obj.oid
+  }
+
+  private async seqOfCommitRef (ref: string): Promise<number> {
+    const full = await this.resolveCommit(ref)
+    await this.indexSettled()
+    const seq = await this.index.seqOfCommit(full)
+    if (seq === null) throw new GitConfigError('UNKNOWN_COMMIT', `${ref} is not a commit on this repository's main branch`, { commit: ref })
+    return seq
+  }
+
+  /** A key's state in the tree of a commit; null when the key has no entry there. */
+  private async readTreeKey (commit: string, key: string): Promise<{ meta: KeyMeta, value: Uint8Array | null } | null> {
+    const dir = keyToTreeDir(key)
+    const metaBlob = await this.catFile.read(`${commit}:${dir}/${metaFileName}`)
+    if (metaBlob === null) return null
+    const meta = decodeMeta(metaBlob.data.toString('utf8'))
+    if (meta === null) throw new GitConfigError('INTERNAL', `unreadable ${dir}/${metaFileName} in ${commit}`)
+    const valueBlob = await this.catFile.read(`${commit}:${dir}/${valueFileName}`)
+    return { meta, value: valueBlob === null ? null : new Uint8Array(valueBlob.data) }
+  }
+
+  /** The key as stored in the tree of `ref` (history is shown as recorded, TTL deadlines included). */
+  private async getAtCommit (key: string, ref: unknown): Promise<KeyValue | null> {
+    const full = await this.resolveCommit(ref)
+    const state = await this.readTreeKey(full, key)
+    if (state === null || state.value === null) return null
+    await this.indexSettled()
+    const seq = await this.index.seqOfCommit(full)
+    const changedIn = seq === null ? null : await this.index.lastChangeAtOrBefore(key, seq)
+    return { key, value: state.value, version: state.meta.version, expiresAtMs: state.meta.expiresAtMs, commit: changedIn ?? full }
+  }
+
+  /** Turns every key whose deadline has passed into an `expire` tombstone commit (expiry.md in docs/store.md). */
+  private expirePass (): Promise<void> {
+    if (this.expiryRunning !== null) return this.expiryRunning
+    this.expiryRunning = (async () => {
+      try {
+        while (this.closing === null) {
+          const now = this.opts.clock()
+          const due = await this.index.dueDeadlines(now, expiryPassKeysMax)
+          const commits: Array<Promise<string | null>> = []
+          for (const [deadline, key] of due) {
+            let stale = false
+            commits.push(this.decideAndCommit(key, (state) => {
+              if (state !== null && state.meta.op === 'expire') return null // already on its way
+              if (state === null || state.value === null || state.meta.expiresAtMs !== deadline) { stale = true; return null }
+              return expireChange(key, state.meta, deadline)
+            }).then(async (commit) => {
+              if (stale) await this.index.dropDeadline(deadline, key)
+              return commit
+            }))
+          }
+          const results = await Promise.allSettled(commits)
+          for (const r of results) if (r.status === 'rejected') this.lastBackgroundError = r.reason as Error
+          await this.indexSettled()
+          if (due.length < expiryPassKeysMax || results.some((r) => r.status === 'rejected')) break
+        }
+      } catch (err) {
+        this.lastBackgroundError = err as Error
+      } finally {
+        this.expiryRunning = null
+      }
+    })()
+    return this.expiryRunning
+  }
+}
+
+/**
+ * The expiry tombstone of a write: same version and author as the write it expires, so every node derives the
+ * identical tombstone (entry.ts compareEntries ranks it just above that write).
+ */
+export function expireChange (key: string, expired: KeyMeta, deadlineMs: number): Change {
+  return {
+    key,
+    meta: { op: 'expire', version: expired.version, expiresAtMs: null, author: expired.author, raftIndex: null },
+    value: null,
+    clientAuthor: null,
+    clearsDeadlineMs: deadlineMs
+  }
+}

@@ -1,0 +1,54 @@
+// Shared test plumbing: temporary repositories (removed afterwards), a fake clock, and plain git for checking
+// what stock tools see.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import type { TestContext } from 'node:test'
+import { GitConfigStore, type GitConfigStoreOptions } from '../../src/index.js'
+
+export async function tempDir (t: TestContext, name = 'gitconfig-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), name))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Opens a store in a fresh temporary folder; closed (and removed) when the test ends. */
+export async function openTempStore (t: TestContext, opts: GitConfigStoreOptions = {}): Promise<{ store: GitConfigStore, dir: string }> {
+  const dir = join(await tempDir(t), 'repo')
+  const store = await GitConfigStore.open(dir, { maintenance: false, ...opts })
+  t.after(() => store.close())
+  return { store, dir }
+}
+
+export class FakeClock {
+  constructor (public nowMs = 1_800_000_000_000) {}
+  readonly read = (): number => this.nowMs
+  advance (ms: number): void { this.nowMs += ms }
+}
+
+/** Runs stock git on the repository and returns stdout (throws with stderr on failure). */
+export function git (dir: string, ...args: string[]): string {
+  const r = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`)
+  return r.stdout
+}
+
+export function gitBytes (dir: string, ...args: string[]): Buffer {
+  const r = spawnSync('git', ['-C', dir, ...args])
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr.toString()}`)
+  return r.stdout
+}
+
+export const text = (bytes: Uint8Array | null | undefined): string | null => bytes == null ? null : new TextDecoder().decode(bytes)
+
+/** Polls `check` until it returns a value other than undefined (hang guard only: generous limit). */
+export async function eventually<T> (check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const start = Date.now()
+  while (true) {
+    const v = await check()
+    if (v !== undefined) return v
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

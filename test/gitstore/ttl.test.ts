@@ -1,0 +1,72 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { GitConfigStore } from '../../src/index.js'
+import { eventually, FakeClock, openTempStore, tempDir, text } from './helpers.js'
+
+test('with a fake clock: a read never returns an expired value, and expiry becomes an expire commit', async (t) => {
+  const clock = new FakeClock()
+  const { store } = await openTempStore(t, { clock: clock.read })
+  const { version } = await store.set('/lease', 'held', { ttlMs: 5000 })
+  await store.set('/forever', 'x')
+  const kv = await store.get('/lease')
+  assert.equal(kv?.expiresAtMs, version.wallMs + 5000)
+  clock.advance(4999)
+  assert.equal(text((await store.get('/lease'))?.value), 'held')
+  clock.advance(1)
+  // Expired from this instant, before any expire commit exists.
+  assert.equal(await store.get('/lease'), null)
+  assert.deepEqual((await store.list('/', { recursive: true })).map((e) => e.key), ['/forever'])
+  assert.equal(await store.cas('/lease', null, 'mine'), true, 'an expired key counts as absent for CAS')
+  const ops = (await store.history('/lease')).map((h) => h.op)
+  assert.ok(ops.includes('set') && ops.includes('cas'))
+})
+
+test('the expire commit carries the version and author of the write it expires', async (t) => {
+  const clock = new FakeClock()
+  const { store } = await openTempStore(t, { clock: clock.read })
+  const { version } = await store.set('/k', 'v', { ttlMs: 100, author: 'svc-1' })
+  clock.advance(100)
+  const expire = await eventually(async () => (await store.history('/k'))[0].op === 'expire' ? (await store.history('/k'))[0] : undefined)
+  assert.deepEqual(expire.version, version)
+  assert.equal(expire.author, 'svc-1')
+})
+
+test('renewal is a new write and moves the deadline; the old deadline expires nothing', async (t) => {
+  const clock = new FakeClock()
+  const { store } = await openTempStore(t, { clock: clock.read })
+  await store.set('/svc/a', 'up', { ttlMs: 1000 })
+  clock.advance(800)
+  await store.set('/svc/a', 'up', { ttlMs: 1000 })
+  clock.advance(400) // past the first deadline, before the second
+  await new Promise((resolve) => setTimeout(resolve, 600)) // let expiry passes run
+  assert.equal(text((await store.get('/svc/a'))?.value), 'up')
+  assert.deepEqual((await store.history('/svc/a')).map((h) => h.op), ['set', 'set'])
+})
+
+test('keys that expired while the store was closed are expired at open', async (t) => {
+  const clock = new FakeClock()
+  const dir = join(await tempDir(t), 'repo')
+  const first = await GitConfigStore.open(dir, { clock: clock.read, maintenance: false })
+  await first.set('/tmp/x', 'v', { ttlMs: 60_000 })
+  await first.close()
+  clock.advance(61_000)
+  const second = await GitConfigStore.open(dir, { clock: clock.read, maintenance: false })
+  t.after(() => second.close())
+  assert.equal((await second.history('/tmp/x'))[0].op, 'expire')
+})
+
+test('real time: a 300 ms TTL reads as absent after it and is committed as expired within a second', async (t) => {
+  const { store } = await openTempStore(t)
+  await store.set('/real', 'v', { ttlMs: 300 })
+  assert.equal(text((await store.get('/real'))?.value), 'v')
+  const start = Date.now()
+  const expire = await eventually(async () => {
+    const h = await store.history('/real', { limit: 1 })
+    return h[0].op === 'expire' ? h[0] : undefined
+  })
+  assert.equal(await store.get('/real'), null)
+  // Hang guard only, generous for a loaded machine: the design target is within 1 s of the deadline.
+  assert.ok(Date.now() - start < 15_000)
+  assert.equal(expire.op, 'expire')
+})
