@@ -235,7 +235,8 @@ export class GitConfigClient implements ConfigStore {
               }
             }
           } catch (err) {
-            if (err instanceof ReportedError) throw err.error
+            // A watcher that fell too far behind is ended by the node; resuming from the cursor loses nothing.
+            if (err instanceof ReportedError && err.error.code !== 'WATCH_OVERFLOW') throw err.error
             if (controller.signal.aborted) return
             // A dropped connection: fall through and resume from the cursor.
           }
