@@ -59,6 +59,8 @@ export const sseHeartbeatMs = 15_000
 export const historyLimitDefault = 100
 /** Recently seen commit ids the node remembers to count each group commit once in its metrics. */
 export const metricsCommitIdsRemembered = 4096
+/** Cached label sets (route x method x status) of the request metrics; beyond it children are looked up each time. */
+export const metricsLabelSetsMax = 512
 /** The keys gauge lists the store; it reuses a count younger than this instead of listing on every scrape. */
 export const keysGaugeMaxAgeMs = 10_000
 /** After SIGTERM/SIGINT, how long the node waits for in-flight requests before it exits anyway. */

@@ -51,10 +51,11 @@ function bodyBytes (body: unknown): Buffer {
 }
 
 function sendValue (request: FastifyRequest, reply: FastifyReply, kv: KeyValue): FastifyReply {
-  const etag = `"${formatVersion(kv.version)}"`
+  const version = formatVersion(kv.version)
+  const etag = `"${version}"`
   void reply.header('etag', etag)
     .header('x-gitconfig-commit', kv.commit)
-    .header('x-gitconfig-version', formatVersion(kv.version))
+    .header('x-gitconfig-version', version)
   if (kv.expiresAtMs !== null) void reply.header('x-gitconfig-expires-at', String(kv.expiresAtMs))
   if (request.headers['if-none-match'] === etag) return reply.code(304).send()
   const buf = Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength)

@@ -116,7 +116,7 @@ async function serveSse (node: GitConfigNode, handle: WatchHandle, request: Fast
   })
   res.write('retry: 1000\n\n')
   res.write(sseFrame('ready', { since: handle.since }, handle.since ?? undefined))
-  node.metrics.httpRequests.inc({ route: '/watch/*', method: request.method, status: '200' })
+  node.metrics.observeRequest('/watch/*', request.method, 200, null)
   const heartbeat = setInterval(() => { res.write(': ping\n\n') }, sseHeartbeatMs)
   try {
     let r: Pulled = early.kind === 'timeout' ? await pull(pending, stop, null) : early

@@ -1,6 +1,6 @@
 // Prometheus metrics of one node, in a registry of its own so several nodes can live in one process (tests).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { metricsCommitIdsRemembered } from '../limits.js'
+import { metricsCommitIdsRemembered, metricsLabelSetsMax } from '../limits.js'
 
 export interface MetricsSources {
   /** Live key count, or null when the store cannot say cheaply. */
@@ -15,6 +15,11 @@ export class NodeMetrics {
   readonly batchSize: Histogram
   readonly watchers: Gauge
   private readonly seenCommits = new Set<string>()
+  /**
+   * Labelled children by `route method status`, so the per-request path skips prom-client's label hashing. Routes
+   * are patterns (a handful), methods and statuses few, so the map stays small; it is bounded all the same.
+   */
+  private readonly requestChildren = new Map<string, { count: { inc: () => void }, latency: { observe: (v: number) => void } }>()
 
   constructor (sources: MetricsSources) {
     const registers = [this.registry]
@@ -44,6 +49,24 @@ export class NodeMetrics {
         if (n !== null) this.set(n)
       }
     })
+  }
+
+  /**
+   * One answered HTTP request: `route` is the route pattern (bounded cardinality), never the raw URL. A null
+   * latency counts the request only (an SSE stream, whose duration is the client's choice).
+   */
+  observeRequest (route: string, method: string, status: number, elapsedMs: number | null): void {
+    const id = `${route} ${method} ${status}`
+    let child = this.requestChildren.get(id)
+    if (child === undefined) {
+      child = {
+        count: this.httpRequests.labels(route, method, String(status)),
+        latency: this.httpDuration.labels(route, method)
+      }
+      if (this.requestChildren.size < metricsLabelSetsMax) this.requestChildren.set(id, child)
+    }
+    child.count.inc()
+    if (elapsedMs !== null) child.latency.observe(elapsedMs / 1000)
   }
 
   /** A commit reported by the store's commit event. */
