@@ -6,6 +6,9 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { GitConfigError, isGitConfigError } from '../errors.js'
 import { keysGaugeMaxAgeMs, watchersMax } from '../limits.js'
+
+/** How often a stopping node closes connections that became idle after the server stopped accepting. */
+const idleSweepMs = 50
 import type {
   CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   ValueInput, WatchEvent, WriteOptions, WriteResult
@@ -130,12 +133,28 @@ export class GitConfigNode {
     this.current = 'stopping'
     this.logger.info('gitconfig node stopping')
     for (const w of this.watches) w.abort()
-    await this.server?.close()
+    await this.closeServer()
     await Promise.allSettled([...this.writes])
     this.unsubscribeCommits?.()
     await this.store?.close()
     this.current = 'stopped'
     this.logger.info('gitconfig node stopped')
+  }
+
+  /**
+   * Closes the HTTP server. close() drops connections that are idle at that moment, but a kept-alive connection
+   * whose request was still in flight becomes idle only later and would hold close() for the whole keep-alive
+   * timeout (72 s), so idle connections are swept again until the server has closed.
+   */
+  private async closeServer (): Promise<void> {
+    const server = this.server
+    if (server === null) return
+    const sweep = setInterval(() => { server.server.closeIdleConnections() }, idleSweepMs)
+    try {
+      await server.close()
+    } finally {
+      clearInterval(sweep)
+    }
   }
 
   private requireStore (): ConfigStore {

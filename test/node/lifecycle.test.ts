@@ -48,10 +48,14 @@ test('stop() lets in-flight writes finish and answer before the store closes; la
   const { url } = await node.start()
   const writes = Array.from({ length: 10 }, async (_, i) => await fetch(`${url}/keys/inflight/k${i}`, { method: 'POST', body: String(i) }))
   while (log.filter(e => e === 'set-start').length < 10) await delay(5)
+  const stopStartedMs = Date.now()
   const stopping = node.stop()
   const replies = await Promise.all(writes)
   assert.deepEqual(replies.map(r => r.status), Array(10).fill(200))
   await stopping
+  // Hang guard, not a speed check: the clients' connections stay open (keep-alive) after their replies, and stop()
+  // must close them rather than wait out the 72 s keep-alive timeout.
+  assert.ok(Date.now() - stopStartedMs < 30_000, `stop() took ${Date.now() - stopStartedMs} ms`)
   assert.equal(node.state, 'stopped')
   assert.deepEqual(log.slice(-11), [...Array(10).fill('set-done'), 'close'])
   await assert.rejects(fetch(`${url}/health`))
