@@ -16,6 +16,8 @@ export function keyFromUrl (url: string, routePrefix: string, allowEmpty = false
     if (allowEmpty) return '/'
     throw new GitConfigError('INVALID_KEY', 'the URL names no key')
   }
+  // Fast path for the common case: nothing is percent-encoded, so the path is the key.
+  if (!rest.includes('%')) return '/' + rest
   try {
     return '/' + rest.split('/').map(decodeURIComponent).join('/')
   } catch {
