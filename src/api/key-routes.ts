@@ -27,7 +27,10 @@ export function registerKeyRoutes (app: FastifyInstance, node: GitConfigNode): v
     const ttlMs = parseTtlMs(query)
     const author = parseAuthor(request.headers['x-gitconfig-author'])
     const body = bodyBytes(request.body)
-    if (request.method === 'POST' && isCasRequest(request)) return await cas(node, key, body, ttlMs, author, reply)
+    if (isCasRequest(request)) {
+      if (request.method !== 'POST') throw new GitConfigError('INVALID_ARGUMENT', 'compare-and-swap is POST /keys/<path>?cas')
+      return await cas(node, key, body, ttlMs, author, reply)
+    }
     if (body.length > node.options.valueBytesMax) throw tooLarge(body.length, node.options.valueBytesMax, 'value')
     return await node.set(key, body, { ttlMs, author })
   }

@@ -217,10 +217,11 @@ export class GitConfigNode {
     if (this.watches.size >= watchersMax) {
       throw new GitConfigError('UNAVAILABLE', `too many open watches (limit ${watchersMax})`, { limit: watchersMax })
     }
-    // Read before the watch registers: a commit landing in between is then replayed on a resume from this cursor.
+    // Without a cursor, start after the head and say so: the store then replays anything committed after it, even a
+    // commit not yet indexed when the watch registers, and the caller can resume from the head without a gap.
     const cursor = opts.since ?? storeHead(store)
     const controller = new AbortController()
-    const events = store.watch(key, { recursive: opts.recursive, since: opts.since, signal: controller.signal })[Symbol.asyncIterator]()
+    const events = store.watch(key, { recursive: opts.recursive, since: cursor ?? undefined, signal: controller.signal })[Symbol.asyncIterator]()
     this.watches.add(controller)
     this.metrics.watchers.set(this.watches.size)
     let closed = false

@@ -217,6 +217,8 @@ test('CAS: malformed or mis-shaped JSON is 400 and changes nothing', async () =>
     assert.equal(res.status, 400, body)
     assert.equal((await errorOf(res)).error, 'INVALID_ARGUMENT')
   }
+  const put = await fetch(f.url + '/keys/cas/bad?cas', { method: 'PUT', body: '{"expected":null,"value":"x"}' })
+  assert.equal(put.status, 400, 'CAS is POST only; a PUT must not store the JSON as the value')
   assert.equal((await fetch(f.url + '/keys/cas/bad')).status, 404)
 })
 
