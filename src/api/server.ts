@@ -14,7 +14,7 @@ const routeMethods: ReadonlyArray<{ prefix: string, exact: boolean, methods: str
   { prefix: '/keys/', exact: false, methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'] },
   { prefix: '/history/', exact: false, methods: ['GET', 'HEAD'] },
   { prefix: '/rollback/', exact: false, methods: ['POST'] },
-  { prefix: '/watch/', exact: false, methods: ['GET', 'HEAD'] },
+  { prefix: '/watch/', exact: false, methods: ['GET'] },
   { prefix: '/list', exact: true, methods: ['GET', 'HEAD'] },
   { prefix: '/health', exact: true, methods: ['GET', 'HEAD'] },
   { prefix: '/metrics', exact: true, methods: ['GET', 'HEAD'] },

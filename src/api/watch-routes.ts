@@ -20,7 +20,8 @@ import { encodeValue, type WireWatchEvent } from './wire.js'
 const sseEarlyErrorWaitMs = 25
 
 export function registerWatchRoutes (app: FastifyInstance, node: GitConfigNode): void {
-  app.get('/watch/*', async (request, reply) => {
+  // No automatic HEAD route: a HEAD would open a watch and hold the connection for nothing.
+  app.get('/watch/*', { exposeHeadRoute: false }, async (request, reply) => {
     const key = keyFromUrl(request.url, '/watch/', true)
     const query = request.query as Query
     const recursive = parseFlag(query, 'recursive')
