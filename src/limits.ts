@@ -96,3 +96,35 @@ export const p2pRedialConcurrencyMax = 8
 export const p2pDialTimeoutMs = 10_000
 /** A learned (non-bootstrap) peer unreachable for this long is forgotten. */
 export const p2pLearnedPeerForgetMs = 10 * 60 * 1000
+
+// HTTP node (src/node, src/api). Configurable ones are node options validated in src/node/options.ts.
+/** Largest request body the node reads (a CAS body carries two base64 values, so it is larger than a value). */
+export const requestBytesMaxDefault = 3 * 1024 * 1024
+/** Watchers (SSE streams plus waiting long-polls) one node serves at once; more are refused with 503. */
+export const watchersMax = 10_000
+/** Longest a long-poll watch waits for a change before answering with no events. */
+export const watchWaitSecondsMax = 300
+/** Wait used by a long-poll watch that does not say how long to wait. */
+export const watchWaitSecondsDefault = 30
+/** Most events one long-poll answer carries (it never splits a commit, so it may exceed this by one commit). */
+export const watchBatchEventsMax = 1000
+/** How long a long-poll keeps collecting events that are already available after the first one. */
+export const watchBatchGraceMs = 5
+/** Interval of SSE comment lines that keep idle streams open through proxies and reveal dead peers. */
+export const sseHeartbeatMs = 15_000
+/** `limit` of a history request that gives none (the largest is historyLimitMax). */
+export const historyLimitDefault = 100
+/** Recently seen commit ids the node remembers to count each group commit once in its metrics. */
+export const metricsCommitIdsRemembered = 4096
+/** Cached label sets (route x method x status) of the request metrics; beyond it children are looked up each time. */
+export const metricsLabelSetsMax = 512
+/** The keys gauge lists the store; it reuses a count younger than this instead of listing on every scrape. */
+export const keysGaugeMaxAgeMs = 10_000
+/** After SIGTERM/SIGINT, how long the node waits for in-flight requests before it exits anyway. */
+export const shutdownGraceMs = 15_000
+/** The HTTP client's watch reconnects after a dropped stream, backing off up to this delay. */
+export const clientWatchRetryDelayMsMax = 5_000
+/** Consecutive failed reconnects after which the client's watch gives up and throws. */
+export const clientWatchRetriesMax = 20
+/** Buffered, unparsed SSE text the client accepts before it treats the stream as broken. */
+export const clientSseBufferBytesMax = 8 * 1024 * 1024
