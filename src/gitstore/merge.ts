@@ -31,6 +31,24 @@ export function compareEntriesTotal (a: TreeEntry, b: TreeEntry): number {
   return a.valueOid < b.valueOid ? -1 : 1
 }
 
+/**
+ * True when an entry's op and value agree: `delete` and `expire` never carry a value, `set` always does. (A
+ * `rollback` may restore absence, so it may be a tombstone; `cas` and `merge` are left to their writers.) Entries
+ * from a peer that fail this are corrupt and should be rejected where trees are decoded, before they reach the merge,
+ * which would otherwise rank, say, an `expire` that still carries a value above the write it claims to expire.
+ */
+export function isWellFormedEntry (entry: TreeEntry): boolean {
+  switch (entry.meta.op) {
+    case 'delete':
+    case 'expire':
+      return entry.valueOid === null
+    case 'set':
+      return entry.valueOid !== null
+    default:
+      return true
+  }
+}
+
 /** True when two entries record the same thing (same meta text, same value id). */
 export function sameEntry (a: TreeEntry, b: TreeEntry): boolean {
   return a === b || (a.valueOid === b.valueOid && encodeMeta(a.meta) === encodeMeta(b.meta))

@@ -5,8 +5,8 @@ import type { Operation, Version } from '../../src/types.js'
 import { compareEntries, encodeMeta, type TreeEntry } from '../../src/gitstore/entry.js'
 import { HybridLogicalClock, formatVersion } from '../../src/gitstore/hlc.js'
 import {
-  compareEntriesTotal, diffStates, expireDue, expiryTombstone, isExpired, liveEntry, mergeCommitMeta, mergeStates,
-  sameEntry, type KeyState
+  compareEntriesTotal, diffStates, expireDue, expiryTombstone, isExpired, isWellFormedEntry, liveEntry, mergeCommitMeta,
+  mergeStates, sameEntry, type KeyState
 } from '../../src/gitstore/merge.js'
 
 // fast-check draws from its own generator, seeded here so every run is reproducible; on failure it prints the seed
@@ -294,4 +294,18 @@ test('merge commit metadata depends only on the two heads, not on which node mer
   assert.throws(() => mergeCommitMeta(c1, c1), /with itself/)
   assert.throws(() => mergeCommitMeta(c1, { commit: 'HEAD', authorTimeSec: 1 }), /commit id/)
   assert.throws(() => mergeCommitMeta(c1, { commit: 'c'.repeat(40), authorTimeSec: -1 }), /invalid date/)
+})
+
+test('entries whose op and value disagree are recognised as corrupt', () => {
+  const v = { wallMs: 1, counter: 0, node: 'n1' }
+  assert.equal(isWellFormedEntry(entry('set', v)), true)
+  assert.equal(isWellFormedEntry(entry('delete', v)), true)
+  assert.equal(isWellFormedEntry(expiryTombstone(entry('set', v, 5))), true)
+  assert.equal(isWellFormedEntry({ ...entry('set', v), valueOid: null }), false)
+  assert.equal(isWellFormedEntry({ ...entry('delete', v), valueOid: 'oid' }), false)
+  assert.equal(isWellFormedEntry({ ...expiryTombstone(entry('set', v, 5)), valueOid: 'oid' }), false)
+  // A rollback may restore a value or restore absence.
+  assert.equal(isWellFormedEntry({ ...entry('rollback', v), valueOid: null }), true)
+  assert.equal(isWellFormedEntry({ ...entry('rollback', v), valueOid: 'oid' }), true)
+  fc.assert(fc.property(honestStateArb, s => [...s.values()].every(isWellFormedEntry)), runs)
 })
