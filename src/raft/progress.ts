@@ -87,8 +87,10 @@ export class Progress {
    * (it answers an older probe). Raft §5.3: decrement nextIndex and retry, here jumping straight to the hint.
    */
   maybeDecrTo (rejected: number, matchHint: number): boolean {
+    // A rejection at or below `match` contradicts an earlier acknowledgement: stale, or a forged message. Acting on
+    // it would resend the same append forever, so it is ignored.
+    if (rejected <= this.match) return false
     if (this.state === 'replicate') {
-      if (rejected <= this.match) return false
       this.next = this.match + 1
       return true
     }

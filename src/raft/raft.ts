@@ -405,12 +405,9 @@ export class Raft {
 
   private stepFollower (m: Message): void {
     switch (m.type) {
-      case 'prop': case 'readIndex':
-        if (this.lead !== None) this.send({ ...m, to: this.lead })
-        break
-      case 'transferLeader':
-        // Handing leadership to the node we already follow is a no-op (and from == to would be malformed).
-        if (this.lead !== None && m.from !== this.lead) this.send({ ...m, to: this.lead })
+      case 'prop': case 'readIndex': case 'transferLeader':
+        // A request forwarded to us by a node that took us for the leader is not forwarded again: nodes with stale
+        // ideas of the leader could pass it around in a loop. The sender's client times out and retries.
         break
       case 'app': this.electionElapsed = 0; this.lead = m.from; this.handleAppendEntries(m); break
       case 'heartbeat': this.electionElapsed = 0; this.lead = m.from; this.handleHeartbeat(m); break

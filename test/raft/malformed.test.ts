@@ -139,3 +139,40 @@ test('validate() rejects bad settings and fills defaults', () => {
     assert.throws(() => validate(b as never), (e: unknown) => e instanceof GitConfigError && e.code === 'INVALID_ARGUMENT', JSON.stringify(b))
   }
 })
+
+test('fuzz: random well-formed messages with arbitrary terms and indexes never make step() throw', () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const rng = new SimRandom(seed)
+    const c = new TestCluster(['a', 'b', 'c'], { seed })
+    c.elect('a')
+    c.propose('a', 'x')
+    const ids = ['a', 'b', 'c', 'stranger']
+    for (let i = 0; i < 200; i++) {
+      const type = rng.pick(messageTypes)
+      const termless = type === 'prop' || type === 'readIndex' || type === 'transferLeader'
+      const term = termless ? 0 : rng.int(1, 6)
+      const index = rng.int(0, 12)
+      const logTerm = rng.int(0, term === 0 ? 3 : term)
+      const entries = type === 'app'
+        ? Array.from({ length: rng.int(0, 3) }, (_, k) => ({ term: Math.max(logTerm, 1, Math.min(term, logTerm + k)), index: index + 1 + k, type: 'normal' as const, data: new Uint8Array([k]) }))
+        : type === 'prop' ? [{ term: 0, index: 0, type: rng.pick(['normal', 'confChange'] as const), data: new Uint8Array([1]) }] : []
+      const to = rng.pick(['a', 'b', 'c'])
+      const from = rng.pick(ids.filter(x => x !== to))
+      const m = message({
+        type, from, to, term, index, logTerm, entries,
+        commit: rng.int(0, 15),
+        reject: rng.chance(0.5),
+        rejectHint: rng.int(0, 12),
+        snapshot: type === 'snap' ? { metadata: { index: rng.int(1, 12), term: rng.int(1, term), confState: { voters: ['a', 'b', 'c'], learners: [] } }, data: new Uint8Array(0) } : null,
+        context: type === 'readIndex' || type === 'readIndexResp' || rng.chance(0.3) ? new Uint8Array([rng.int(0, 3)]) : null,
+        transfer: rng.chance(0.1)
+      })
+      assert.notEqual(parseMessage(m), undefined, `generated message must be well-formed: ${JSON.stringify(m)}`)
+      assert.doesNotThrow(() => {
+        c.get(to).node.step(m)
+        c.settle()
+        if (rng.chance(0.2)) c.tick(undefined, 1)
+      }, `seed ${seed} message ${i}: ${m.type}`)
+    }
+  }
+})
