@@ -42,3 +42,94 @@ export const maintenanceIntervalMs = 5 * 60_000
 export const watchReplayPageEntriesMax = 256
 /** Most bytes of git stderr kept for an error message. */
 export const gitStderrBytesMax = 4_096
+
+// --- p2p (src/p2p): every message, queue, stream buffer and peer map of the replication transport. ---
+/** Largest accepted gossip head announcement (JSON `{nodeId, commit, hlc}` is about 150 bytes). */
+export const p2pHeadAnnouncementBytesMax = 1024
+/** Most heads one anti-entropy exchange carries in each direction. */
+export const p2pHeadsPerExchangeMax = 256
+/** Largest heads exchange message: p2pHeadsPerExchangeMax announcements with room to spare. */
+export const p2pHeadsMessageBytesMax = 256 * 1024
+/** Most peers a node remembers (bootstrap plus learned), and most entries in one peer-list message. */
+export const p2pKnownPeersMax = 256
+/** Most multiaddrs kept or accepted per peer. */
+export const p2pAddrsPerPeerMax = 16
+/** Longest accepted multiaddr string. */
+export const p2pMultiaddrBytesMax = 256
+/** Largest peer-list message (p2pKnownPeersMax peers with p2pAddrsPerPeerMax addresses each fit). */
+export const p2pPeerListBytesMax = 1024 * 1024
+/** Most bootstrap multiaddrs accepted in the options. */
+export const p2pBootstrapAddrsMax = 64
+/** Most commits in a fetch request's `want` list. */
+export const p2pFetchWantMax = 256
+/** Most commits in a fetch request's `have` list. */
+export const p2pFetchHaveMax = 4096
+/** Largest fetch request (p2pFetchHaveMax + p2pFetchWantMax quoted 40-hex ids fit). */
+export const p2pFetchRequestBytesMax = 256 * 1024
+/** Default total pack bytes a requester accepts from one fetch (option `fetchBytesMax`). */
+export const p2pFetchBytesMaxDefault = 256 * 1024 * 1024
+/** Largest data frame of a fetch response; the responder splits bigger chunks. */
+export const p2pFetchFrameBytesMax = 256 * 1024
+/** Longest error text a responder may send back. */
+export const p2pFetchErrorTextBytesMax = 1024
+/** Default time a fetch may go without receiving a byte before it fails (option `fetchIdleTimeoutMs`). */
+export const p2pFetchIdleTimeoutMsDefault = 30_000
+/** Default deadline of one request/response exchange: heads, peer list (option `requestTimeoutMs`). */
+export const p2pRequestTimeoutMsDefault = 10_000
+/** Default period of anti-entropy rounds (heads and peer-list exchange with every connected peer). */
+export const p2pAntiEntropyIntervalMsDefault = 10_000
+/** Bytes a stream reader buffers before it pauses the stream (the muxer then stops granting send window). */
+export const p2pStreamReadBufferBytesMax = 1024 * 1024
+/** Largest yamux receive window per stream: what a paused stream may still receive. */
+export const p2pStreamWindowBytesMax = 4 * 1024 * 1024
+/** Largest Raft-channel message. */
+export const p2pRaftMessageBytesMax = 8 * 1024 * 1024
+/** Most Raft-channel messages queued for one peer; beyond it new messages are dropped and counted. */
+export const p2pRaftQueueMessagesMax = 1024
+/** Most Raft-channel bytes queued for one peer; beyond it new messages are dropped and counted. */
+export const p2pRaftQueueBytesMax = 32 * 1024 * 1024
+/** Most inbound streams per connection for each of our protocols. */
+export const p2pInboundStreamsPerProtocolMax = 32
+/** Re-dial backoff: first retry delay and the cap it doubles up to. */
+export const p2pRedialBackoffMsMin = 500
+export const p2pRedialBackoffMsMax = 30_000
+/** Default period of the re-dial loop's check (option `redialIntervalMs`). */
+export const p2pRedialIntervalMsDefault = 1_000
+/** Most dials the re-dial loop runs at once. */
+export const p2pRedialConcurrencyMax = 8
+/** Deadline of one dial attempt. */
+export const p2pDialTimeoutMs = 10_000
+/** A learned (non-bootstrap) peer unreachable for this long is forgotten. */
+export const p2pLearnedPeerForgetMs = 10 * 60 * 1000
+
+// HTTP node (src/node, src/api). Configurable ones are node options validated in src/node/options.ts.
+/** Largest request body the node reads (a CAS body carries two base64 values, so it is larger than a value). */
+export const requestBytesMaxDefault = 3 * 1024 * 1024
+/** Watchers (SSE streams plus waiting long-polls) one node serves at once; more are refused with 503. */
+export const watchersMax = 10_000
+/** Longest a long-poll watch waits for a change before answering with no events. */
+export const watchWaitSecondsMax = 300
+/** Wait used by a long-poll watch that does not say how long to wait. */
+export const watchWaitSecondsDefault = 30
+/** Most events one long-poll answer carries (it never splits a commit, so it may exceed this by one commit). */
+export const watchBatchEventsMax = 1000
+/** How long a long-poll keeps collecting events that are already available after the first one. */
+export const watchBatchGraceMs = 5
+/** Interval of SSE comment lines that keep idle streams open through proxies and reveal dead peers. */
+export const sseHeartbeatMs = 15_000
+/** `limit` of a history request that gives none (the largest is historyLimitMax). */
+export const historyLimitDefault = 100
+/** Recently seen commit ids the node remembers to count each group commit once in its metrics. */
+export const metricsCommitIdsRemembered = 4096
+/** Cached label sets (route x method x status) of the request metrics; beyond it children are looked up each time. */
+export const metricsLabelSetsMax = 512
+/** The keys gauge lists the store; it reuses a count younger than this instead of listing on every scrape. */
+export const keysGaugeMaxAgeMs = 10_000
+/** After SIGTERM/SIGINT, how long the node waits for in-flight requests before it exits anyway. */
+export const shutdownGraceMs = 15_000
+/** The HTTP client's watch reconnects after a dropped stream, backing off up to this delay. */
+export const clientWatchRetryDelayMsMax = 5_000
+/** Consecutive failed reconnects after which the client's watch gives up and throws. */
+export const clientWatchRetriesMax = 20
+/** Buffered, unparsed SSE text the client accepts before it treats the stream as broken. */
+export const clientSseBufferBytesMax = 8 * 1024 * 1024

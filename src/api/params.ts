@@ -1,0 +1,99 @@
+// Validation of everything a request carries besides its body: the key in the URL, query parameters and headers.
+// Each parser either returns a typed value or throws GitConfigError (400), so routes never see raw strings.
+import { GitConfigError } from '../errors.js'
+import { authorBytesMax, historyLimitDefault, historyLimitMax, ttlMsMax, watchWaitSecondsDefault, watchWaitSecondsMax } from '../limits.js'
+
+/**
+ * The key named by the URL path after `routePrefix` (e.g. `/keys/`): each path segment is percent-decoded on its
+ * own, so `%2F` inside a segment is a literal part of that segment's text (and becomes a `/` in the key).
+ * The store validates the result (empty, `.`/`..` segments, control characters, length).
+ */
+export function keyFromUrl (url: string, routePrefix: string, allowEmpty = false): string {
+  const q = url.indexOf('?')
+  const path = q < 0 ? url : url.slice(0, q)
+  const rest = path.slice(routePrefix.length)
+  if (rest === '') {
+    if (allowEmpty) return '/'
+    throw new GitConfigError('INVALID_KEY', 'the URL names no key')
+  }
+  // Fast path for the common case: nothing is percent-encoded, so the path is the key.
+  if (!rest.includes('%')) return '/' + rest
+  try {
+    return '/' + rest.split('/').map(decodeURIComponent).join('/')
+  } catch {
+    throw new GitConfigError('INVALID_KEY', 'the key in the URL has a malformed percent-encoding')
+  }
+}
+
+export type Query = Record<string, string | string[] | undefined>
+
+function single (query: Query, name: string): string | undefined {
+  const v = query[name]
+  if (Array.isArray(v)) throw new GitConfigError('INVALID_ARGUMENT', `query parameter ${name} is given more than once`)
+  return v
+}
+
+/** `?flag`, `?flag=true` and `?flag=1` are true; absent, `false` and `0` are false. */
+export function parseFlag (query: Query, name: string): boolean {
+  const v = single(query, name)
+  if (v === undefined || v === 'false' || v === '0') return false
+  if (v === '' || v === 'true' || v === '1') return true
+  throw new GitConfigError('INVALID_ARGUMENT', `query parameter ${name} must be true or false, not ${JSON.stringify(v)}`)
+}
+
+/** `?ttl=SECONDS` (positive, decimals allowed) as milliseconds. */
+export function parseTtlMs (query: Query): number | undefined {
+  const v = single(query, 'ttl')
+  if (v === undefined) return undefined
+  const seconds = /^\d{1,12}(\.\d{1,3})?$/.test(v) ? Number(v) : NaN
+  const ms = Math.round(seconds * 1000)
+  if (!(ms >= 1 && ms <= ttlMsMax)) {
+    throw new GitConfigError('INVALID_ARGUMENT', `ttl must be a number of seconds between 0.001 and ${ttlMsMax / 1000}, not ${JSON.stringify(v)}`)
+  }
+  return ms
+}
+
+const commitPattern = /^[0-9a-fA-F]{4,64}$/
+
+export function parseCommit (value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined
+  if (!commitPattern.test(value)) throw new GitConfigError('INVALID_ARGUMENT', `${name} must be a commit id (4 to 64 hex digits), not ${JSON.stringify(value)}`)
+  return value.toLowerCase()
+}
+
+export function parseCommitParam (query: Query, name: string): string | undefined {
+  return parseCommit(single(query, name), name)
+}
+
+function parseBoundedInt (query: Query, name: string, min: number, max: number, dflt: number): number {
+  const v = single(query, name)
+  if (v === undefined) return dflt
+  const n = /^\d{1,9}$/.test(v) ? Number(v) : NaN
+  if (!(n >= min && n <= max)) throw new GitConfigError('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(v)}`)
+  return n
+}
+
+export function parseHistoryLimit (query: Query): number {
+  return parseBoundedInt(query, 'limit', 1, historyLimitMax, historyLimitDefault)
+}
+
+export function parseWaitSeconds (query: Query): number {
+  return parseBoundedInt(query, 'wait', 0, watchWaitSecondsMax, watchWaitSecondsDefault)
+}
+
+export function parseString (query: Query, name: string): string | undefined {
+  return single(query, name)
+}
+
+/** The client identity of `X-GitConfig-Author`, recorded in the commit; undefined when the header is absent. */
+export function parseAuthor (header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined
+  if (Array.isArray(header)) throw new GitConfigError('INVALID_ARGUMENT', 'X-GitConfig-Author is given more than once')
+  // Node decodes header bytes as latin1; clients send UTF-8, so re-decode to keep non-ASCII names intact.
+  const author = Buffer.from(header, 'latin1').toString('utf8').trim()
+  // eslint-disable-next-line no-control-regex
+  if (author === '' || /[\x00-\x1f\x7f]/.test(author) || Buffer.byteLength(author) > authorBytesMax) {
+    throw new GitConfigError('INVALID_ARGUMENT', `X-GitConfig-Author must be 1 to ${authorBytesMax} bytes without control characters`)
+  }
+  return author
+}

@@ -1,0 +1,36 @@
+// /list, /history/<path> and /rollback/<path>.
+import type { FastifyInstance } from 'fastify'
+import { GitConfigError } from '../errors.js'
+import type { GitConfigNode } from '../node/node.js'
+import { keyFromUrl, parseAuthor, parseCommitParam, parseFlag, parseHistoryLimit, parseString, type Query } from './params.js'
+import { encodeValue } from './wire.js'
+
+export function registerQueryRoutes (app: FastifyInstance, node: GitConfigNode): void {
+  app.get('/list', async (request) => {
+    const query = request.query as Query
+    const prefix = parseString(query, 'prefix') ?? '/'
+    const recursive = parseFlag(query, 'recursive')
+    const values = parseFlag(query, 'values')
+    const entries = await node.list(prefix, { recursive, values })
+    return {
+      prefix,
+      entries: entries.map(e => ({
+        key: e.key,
+        ...(e.hasChildren !== undefined ? { hasChildren: e.hasChildren } : {}),
+        ...(e.value !== undefined ? encodeValue(e.value) : {})
+      }))
+    }
+  })
+
+  app.get('/history/*', async (request) => {
+    const key = keyFromUrl(request.url, '/history/')
+    return await node.history(key, { limit: parseHistoryLimit(request.query as Query) })
+  })
+
+  app.post('/rollback/*', async (request) => {
+    const key = keyFromUrl(request.url, '/rollback/')
+    const to = parseCommitParam(request.query as Query, 'to')
+    if (to === undefined) throw new GitConfigError('INVALID_ARGUMENT', 'rollback needs ?to=<commit>')
+    return await node.rollback(key, to, { author: parseAuthor(request.headers['x-gitconfig-author']) })
+  })
+}

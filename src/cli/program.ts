@@ -1,0 +1,170 @@
+// The `gitconfig` command line: one commander program. Data commands run against the store chosen by
+// --repo/--http (target.ts) and print through output.ts; `node start` runs a node until SIGTERM/SIGINT.
+import { Command, Option } from 'commander'
+import { GitConfigError } from '../errors.js'
+import { historyLimitMax, valueBytesMaxDefault } from '../limits.js'
+import type { ConfigStore } from '../types.js'
+import { printCas, printDelete, printEvent, printHistory, printList, printValue, printWrite, type Output } from './output.js'
+import { parseInteger, parseTtlSeconds, readStdin } from './parse.js'
+import { openTarget, type TargetFlags } from './target.js'
+
+interface CommonFlags extends TargetFlags {
+  readonly json?: boolean
+}
+
+function withTarget (cmd: Command): Command {
+  return cmd
+    .option('--repo <path>', 'use the repository at PATH directly (embedded store, no server)')
+    .addOption(new Option('--http <url>', 'talk to the node at URL').env('GITCONFIG_HTTP'))
+    .option('--json', 'print machine-readable JSON')
+}
+
+function withAuthor (cmd: Command): Command {
+  return cmd.option('--author <name>', 'client identity recorded in the commit')
+}
+
+/** Opens the target, runs the command, closes the target whatever happens. */
+async function withStore (flags: CommonFlags, run: (store: ConfigStore, out: Output) => Promise<void>): Promise<void> {
+  const store = await openTarget(flags)
+  const out: Output = { json: flags.json === true, write: chunk => { process.stdout.write(chunk) } }
+  try {
+    await run(store, out)
+  } finally {
+    await store.close()
+  }
+}
+
+export function buildProgram (): Command {
+  const program = new Command('gitconfig')
+    .description('A replicated configuration and key-value store where git is the source of truth')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} }) // main.ts prints every error as one line
+    .showSuggestionAfterError(false)
+
+  withAuthor(withTarget(program.command('set')))
+    .description('set KEY to VALUE (read from stdin when VALUE is omitted or -)')
+    .argument('<key>', 'the key, e.g. /app1/database/url')
+    .argument('[value]', 'the value; omitted or - reads stdin')
+    .option('--ttl <seconds>', 'expire the key after this many seconds')
+    .action(async (key: string, value: string | undefined, flags: CommonFlags & { ttl?: string }) => {
+      const ttlMs = flags.ttl === undefined ? undefined : parseTtlSeconds(flags.ttl)
+      const bytes = value === undefined || value === '-' ? await readStdin(valueBytesMaxDefault) : value
+      await withStore(flags, async (store, out) => { printWrite(out, await store.set(key, bytes, { ttlMs, author: flags.author })) })
+    })
+
+  withTarget(program.command('get'))
+    .description('print the value of KEY (exit 1 when absent)')
+    .argument('<key>')
+    .option('--commit <sha>', 'read the value as it was at this commit')
+    .action(async (key: string, flags: CommonFlags & { commit?: string }) => {
+      await withStore(flags, async (store, out) => {
+        const kv = await store.get(key, flags.commit === undefined ? {} : { commit: flags.commit })
+        if (kv === null) throw new GitConfigError('NOT_FOUND', `${key}: not found`)
+        printValue(out, kv)
+      })
+    })
+
+  withAuthor(withTarget(program.command('delete')))
+    .description('delete KEY (exit 1 when absent)')
+    .argument('<key>')
+    .action(async (key: string, flags: CommonFlags) => {
+      await withStore(flags, async (store, out) => {
+        const r = await store.delete(key, { author: flags.author })
+        if (!r.deleted) throw new GitConfigError('NOT_FOUND', `${key}: not found`)
+        printDelete(out, r)
+      })
+    })
+
+  withAuthor(withTarget(program.command('cas')))
+    .description("set KEY to VALUE only if it now holds EXPECTED ('' = only if absent); exit 3 when it does not")
+    .argument('<key>')
+    .argument('<expected>', "the value the key must hold now; '' means the key must be absent")
+    .argument('<value>')
+    .option('--ttl <seconds>', 'expire the key after this many seconds')
+    .action(async (key: string, expected: string, value: string, flags: CommonFlags & { ttl?: string }) => {
+      const ttlMs = flags.ttl === undefined ? undefined : parseTtlSeconds(flags.ttl)
+      await withStore(flags, async (store, out) => {
+        const r = await store.compareAndSwap(key, expected === '' ? null : expected, value, { ttlMs, author: flags.author })
+        printCas(out, r)
+        if (!r.swapped) throw new CasNotSwapped(r.current)
+      })
+    })
+
+  withTarget(program.command('list'))
+    .description('list the keys below PREFIX')
+    .argument('[prefix]', 'e.g. /env/prod/', '/')
+    .option('-r, --recursive', 'every key below the prefix, not only its direct children')
+    .option('--values', 'print values too')
+    .action(async (prefix: string, flags: CommonFlags & { recursive?: boolean, values?: boolean }) => {
+      await withStore(flags, async (store, out) => {
+        printList(out, await store.list(prefix, { recursive: flags.recursive === true, values: flags.values === true }))
+      })
+    })
+
+  withTarget(program.command('history'))
+    .description('the commits that changed KEY, newest first')
+    .argument('<key>')
+    .option('--limit <n>', 'at most N entries')
+    .action(async (key: string, flags: CommonFlags & { limit?: string }) => {
+      const limit = flags.limit === undefined ? undefined : parseInteger(flags.limit, '--limit', 1, historyLimitMax)
+      await withStore(flags, async (store, out) => { printHistory(out, await store.history(key, limit === undefined ? {} : { limit })) })
+    })
+
+  withAuthor(withTarget(program.command('rollback')))
+    .description("restore KEY's value (or absence) as of commit SHA, as a new commit")
+    .argument('<key>')
+    .requiredOption('--to <sha>', 'the commit whose value to restore')
+    .action(async (key: string, flags: CommonFlags & { to: string }) => {
+      await withStore(flags, async (store, out) => { printWrite(out, await store.rollback(key, flags.to, { author: flags.author })) })
+    })
+
+  withTarget(program.command('watch'))
+    .description('print every change to KEY (or below it with --recursive) until interrupted')
+    .argument('<key>')
+    .option('-r, --recursive', 'watch every key below KEY')
+    .option('--since <sha>', 'first print the changes made after this commit')
+    .action(async (key: string, flags: CommonFlags & { recursive?: boolean, since?: string }) => {
+      const controller = new AbortController()
+      const stop = (): void => { controller.abort() }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      try {
+        await withStore(flags, async (store, out) => {
+          const events = store.watch(key, { recursive: flags.recursive === true, since: flags.since, signal: controller.signal })
+          for await (const ev of events) {
+            printEvent(out, ev)
+            if (controller.signal.aborted) break
+          }
+        })
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+      }
+    })
+
+  program.command('node')
+    .description('run a node')
+    .command('start')
+    .description('serve a repository over HTTP until SIGTERM/SIGINT')
+    .option('--repo <path>', 'the repository this node owns (created when missing)', './data')
+    .option('--http-port <port>', 'HTTP port; 0 picks a free one (the bound address is printed)', '8080')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--key-bytes-max <n>', 'longest key in bytes')
+    .option('--value-bytes-max <n>', 'largest value in bytes')
+    .option('--request-bytes-max <n>', 'largest request body in bytes')
+    .action(async (flags: Record<string, string | undefined>) => {
+      // Loaded on demand: the server stack (fastify, prom-client, pino) would slow every other command's start-up.
+      const { runNodeStart } = await import('./node-command.js')
+      await runNodeStart(flags)
+    })
+
+  return program
+}
+
+/** A CAS that did not swap: not an error of the store, but the CLI reports it (exit 3) so scripts can branch. */
+export class CasNotSwapped extends Error {
+  constructor (readonly current: Uint8Array | null) {
+    super(current === null ? 'not swapped: the key is absent' : 'not swapped: the key holds another value')
+  }
+}

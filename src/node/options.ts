@@ -1,0 +1,37 @@
+// The node's options, validated once at the edge with one strict schema (unknown keys are rejected), then frozen
+// and passed down typed. The CLI maps its flags onto these names; library users pass them to GitConfigNode.
+import { z } from 'zod'
+import { GitConfigError } from '../errors.js'
+import { keyBytesMaxDefault, requestBytesMaxDefault, valueBytesMaxDefault } from '../limits.js'
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+const nodeOptionsSchema = z.strictObject({
+  /** The git repository this node owns (created when missing). */
+  repo: z.string().min(1).default('./data'),
+  /** Interface to listen on; loopback by default so a fresh node is not exposed to the network. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 asks the OS for a free port; the bound address is logged and returned by start(). */
+  httpPort: z.number().int().min(0).max(65535).default(8080),
+  logLevel: z.enum(logLevels).default('info'),
+  keyBytesMax: z.number().int().min(16).max(64 * 1024).default(keyBytesMaxDefault),
+  valueBytesMax: z.number().int().min(1).max(512 * 1024 * 1024).default(valueBytesMaxDefault),
+  requestBytesMax: z.number().int().min(1024).max(1024 * 1024 * 1024).default(requestBytesMaxDefault)
+})
+
+export type NodeOptionsInput = z.input<typeof nodeOptionsSchema>
+export type NodeOptions = Readonly<z.output<typeof nodeOptionsSchema>>
+
+/** Validates options; throws INVALID_ARGUMENT naming every bad field. */
+export function parseNodeOptions (input: unknown): NodeOptions {
+  const parsed = nodeOptionsSchema.safeParse(input ?? {})
+  if (!parsed.success) {
+    const reasons = parsed.error.issues.map(i => `${i.path.length > 0 ? i.path.join('.') : 'options'}: ${i.message}`)
+    throw new GitConfigError('INVALID_ARGUMENT', `invalid node options: ${reasons.join('; ')}`)
+  }
+  const opts = parsed.data
+  if (opts.requestBytesMax < opts.valueBytesMax) {
+    throw new GitConfigError('INVALID_ARGUMENT', `invalid node options: requestBytesMax (${opts.requestBytesMax}) must be at least valueBytesMax (${opts.valueBytesMax})`)
+  }
+  return Object.freeze(opts)
+}

@@ -1,0 +1,130 @@
+// Node processes on a real repository: the embedded --repo mode (scenarios 7 and 10), one writer per repository,
+// graceful SIGTERM and SIGKILL under write load, each followed by a restart that must hold every acknowledged write.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { runCli, startNodeProcess, stopAll } from '../support/cli.js'
+
+const dirs: string[] = []
+after(async () => {
+  stopAll()
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+async function tempDir (): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'gitconfig-proc-'))
+  dirs.push(d)
+  return d
+}
+
+function git (repo: string, ...args: string[]): string {
+  return execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' })
+}
+
+interface Ack { key: string, value: string }
+
+/** POSTs distinct keys from `workers` concurrent loops until `stop()` says so; returns the acknowledged writes. */
+async function writeLoad (url: string, prefix: string, workers: number, stop: () => boolean): Promise<Ack[]> {
+  const acked: Ack[] = []
+  let n = 0
+  await Promise.all(Array.from({ length: workers }, async () => {
+    while (!stop()) {
+      const i = n++
+      const key = `${prefix}/k${i}`
+      try {
+        const res = await fetch(url + '/keys' + key, { method: 'POST', body: `v${i}` })
+        if (res.status === 200) acked.push({ key, value: `v${i}` })
+        else await res.arrayBuffer()
+      } catch {
+        await delay(5) // the node is gone or going: this write was not acknowledged
+      }
+    }
+  }))
+  return acked
+}
+
+async function assertAllPresent (url: string, prefix: string, acked: Ack[]): Promise<void> {
+  const res = await fetch(`${url}/list?prefix=${encodeURIComponent(prefix + '/')}&recursive=true&values=true`)
+  const entries = (await res.json() as { entries: Array<{ key: string, value: string }> }).entries
+  const stored = new Map(entries.map(e => [e.key, e.value]))
+  const missing = acked.filter(a => stored.get(a.key) !== a.value)
+  assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged writes missing after restart`)
+}
+
+test('scenarios 7 and 10: --repo writes are commits stock git can read; a node then serves them', async () => {
+  const repo = join(await tempDir(), 'config')
+  const set = await runCli(['set', '/env/prod/db/host', 'prod-db.internal', '--repo', repo, '--author', 'ops@example.com'])
+  assert.equal(set.code, 0, set.stderr)
+  const commit = set.stdout.trim()
+  const got = await runCli(['get', '/env/prod/db/host', '--repo', repo])
+  assert.deepEqual([got.code, got.stdout], [0, 'prod-db.internal\n'])
+  const log = git(repo, 'log', '--format=%H%n%an%n%B', 'main')
+  assert.ok(log.startsWith(commit), log)
+  assert.match(log, /ops@example\.com/)
+  assert.match(log, /set/)
+  assert.match(log, /\/env\/prod\/db\/host/)
+  git(repo, 'fsck', '--full', '--no-progress')
+
+  const node = await startNodeProcess(['--repo', repo])
+  const list = await (await fetch(`${node.url}/list?prefix=/env/prod/&recursive=true`)).json() as { entries: Array<{ key: string }> }
+  assert.deepEqual(list.entries.map(e => e.key), ['/env/prod/db/host'])
+  const hist = await (await fetch(`${node.url}/history/env/prod/db/host`)).json() as Array<Record<string, unknown>>
+  assert.equal(hist.length, 1)
+  for (const field of ['commit', 'date', 'author', 'message', 'op']) assert.ok(field in hist[0], field)
+  assert.equal(hist[0].commit, commit)
+  assert.deepEqual(await node.stop(), { code: 0, signal: null })
+})
+
+test('a second node, or the CLI in --repo mode, on a repository already served refuses with a clear message', async () => {
+  const repo = join(await tempDir(), 'repo')
+  const first = await startNodeProcess(['--repo', repo])
+  const second = await runCli(['node', 'start', '--repo', repo, '--http-port', '0'])
+  assert.equal(second.code, 3)
+  assert.match(second.stderr, /^error: [^\n]*already open[^\n]*\n$/)
+  const cli = await runCli(['set', '/x', 'y', '--repo', repo])
+  assert.equal(cli.code, 3)
+  assert.match(cli.stderr, /already open/)
+  assert.equal((await fetch(`${first.url}/health`)).status, 200)
+  assert.deepEqual(await first.stop(), { code: 0, signal: null })
+})
+
+test('SIGTERM under write load: exits 0 after answering in-flight writes; all acknowledged writes survive', async () => {
+  const repo = join(await tempDir(), 'repo')
+  const node = await startNodeProcess(['--repo', repo, '--log-level', 'warn'])
+  let stopped = false
+  const load = writeLoad(node.url, '/term', 16, () => stopped)
+  await delay(1500)
+  const exit = await node.stop('SIGTERM')
+  stopped = true
+  const acked = await load
+  assert.deepEqual(exit, { code: 0, signal: null })
+  assert.ok(acked.length > 0, 'some writes were acknowledged before the signal')
+  const again = await startNodeProcess(['--repo', repo, '--log-level', 'warn'])
+  await assertAllPresent(again.url, '/term', acked)
+  await again.stop()
+})
+
+test('SIGKILL under write load, twice: after each restart every acknowledged write is present and git fsck is clean', async () => {
+  const repo = join(await tempDir(), 'repo')
+  const allAcked: Ack[] = []
+  for (const round of [1, 2]) {
+    const node = await startNodeProcess(['--repo', repo, '--log-level', 'warn'])
+    let stopped = false
+    const load = writeLoad(node.url, `/kill${round}`, 16, () => stopped)
+    await delay(1000 + round * 300)
+    const exit = await node.stop('SIGKILL')
+    stopped = true
+    allAcked.push(...await load)
+    assert.equal(exit.signal, 'SIGKILL')
+  }
+  assert.ok(allAcked.length > 0)
+  const node = await startNodeProcess(['--repo', repo, '--log-level', 'warn'])
+  await assertAllPresent(node.url, '/kill1', allAcked.filter(a => a.key.startsWith('/kill1/')))
+  await assertAllPresent(node.url, '/kill2', allAcked.filter(a => a.key.startsWith('/kill2/')))
+  await node.stop()
+  git(repo, 'fsck', '--full', '--no-progress')
+})

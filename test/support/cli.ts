@@ -1,0 +1,81 @@
+// Runs the gitconfig CLI (src/cli/main.ts through tsx) as a child process, and starts node processes on ephemeral
+// loopback ports. Every process started here is killed by stopAll() (call it in `after`).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const mainTs = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+const live = new Set<ChildProcess>()
+
+export interface CliResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+function spawnCli (args: string[], env: Record<string, string | undefined>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], {
+    env: { ...process.env, GITCONFIG_HTTP: undefined, ...env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  live.add(child)
+  child.on('exit', () => { live.delete(child) })
+  return child
+}
+
+export async function runCli (args: string[], opts: { env?: Record<string, string | undefined>, input?: string | Uint8Array, timeoutMs?: number } = {}): Promise<CliResult> {
+  const child = spawnCli(args, opts.env ?? {})
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  child.stdout?.on('data', (c: Buffer) => out.push(c))
+  child.stderr?.on('data', (c: Buffer) => err.push(c))
+  child.stdin?.end(opts.input ?? '')
+  const hangGuard = setTimeout(() => { child.kill('SIGKILL') }, opts.timeoutMs ?? 60_000)
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => child.on('close', (c, s) => { resolve([c, s]) }))
+  clearTimeout(hangGuard)
+  return { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }
+}
+
+export interface NodeProcess {
+  readonly url: string
+  readonly child: ChildProcess
+  /** Everything written so far (JSON log lines on stdout, the banner on stderr). */
+  output (): { stdout: string, stderr: string }
+  /** Sends `signal` and resolves with the exit code and signal. */
+  stop (signal?: NodeJS.Signals): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+/** Starts `gitconfig node start --http-port 0 ...` and resolves once it prints the address it bound. */
+export async function startNodeProcess (args: string[], timeoutMs = 60_000): Promise<NodeProcess> {
+  const child = spawnCli(['node', 'start', '--http-port', '0', ...args], {})
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
+    child.on('exit', (code, signal) => { resolve({ code, signal }) })
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`node did not start: ${stderr}`)) }, timeoutMs)
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8')
+      const m = /listening on (http:\/\/[^\s]+)/.exec(stderr)
+      if (m !== null) { clearTimeout(timer); resolve(m[1]) }
+    })
+    void exited.then(r => { clearTimeout(timer); reject(new Error(`node exited (${r.code ?? r.signal}) before listening: ${stderr}`)) })
+  })
+  return {
+    url,
+    child,
+    output: () => ({ stdout, stderr }),
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return await exited
+    }
+  }
+}
+
+/** Kills every process this module started that is still running. */
+export function stopAll (): void {
+  for (const child of live) child.kill('SIGKILL')
+  live.clear()
+}
