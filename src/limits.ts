@@ -29,8 +29,13 @@ export const historyLimitMax = 10_000
 export const expiryCheckIntervalMs = 250
 /** Most keys expired in one expiry pass; the rest wait for the next pass. */
 export const expiryPassKeysMax = 1_000
-/** Background maintenance (restart fast-import, repack, commit-graph) after this many commits... */
-export const maintenanceCommitsInterval = 2_000
+/**
+ * Background maintenance (restart fast-import, repack, commit-graph) after this many commits... fast-import looks
+ * every new object up in every pack, including the one it wrote at each checkpoint, so a commit's cost grows with
+ * the number of packs (measured: 6 ms -> 29 ms per 20-key commit over 1,500 checkpoints, fsync off). Restarting
+ * releases its packs to the geometric repack, which keeps their number logarithmic.
+ */
+export const maintenanceCommitsInterval = 100
 /** ...or after this long with at least one new commit. */
 export const maintenanceIntervalMs = 5 * 60_000
 /** Change-log entries read per page when a watcher replays from `since`. */

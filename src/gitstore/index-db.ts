@@ -157,7 +157,8 @@ export class IndexDb {
         commit: record.commit, date: record.date, author: c.meta.author, message: record.message,
         op: c.meta.op, version: formatVersion(c.meta.version), node: c.meta.version.node
       }))
-      if (c.meta.expiresAtMs !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
+      // Only values wait for expiry; an expire tombstone keeps the deadline in its meta but has nothing to expire.
+      if (c.meta.expiresAtMs !== null && c.valueOid !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
       serialized.push({ k: c.key, m: encodeMeta(c.meta), o: c.valueOid })
     })
     for (const [deadline, key] of batch.clearedDeadlines) {

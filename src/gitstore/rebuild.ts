@@ -86,7 +86,7 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
       if (meta === null) throw new GitConfigError('INTERNAL', `commit ${c.commit} holds an unreadable ${path}`)
       const valuePath = `${dir}/${valueFileName}`
       const previous = await index.getCurrent(key)
-      if (previous !== null && previous.meta.expiresAtMs !== null) cleared.push([previous.meta.expiresAtMs, key])
+      if (previous !== null && previous.meta.expiresAtMs !== null && previous.valueOid !== null) cleared.push([previous.meta.expiresAtMs, key])
       const valueOid = c.files.has(valuePath) ? c.files.get(valuePath) ?? null : previous?.valueOid ?? null
       const valueObj = valueOid === null ? null : await catFile.read(valueOid)
       changes.push({ key, meta, valueOid })

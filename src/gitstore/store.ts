@@ -21,6 +21,7 @@ import type {
 import { CatFile } from './cat-file.js'
 import { CurrentCache } from './current-cache.js'
 import { decodeMeta, type KeyMeta, type TreeEntry } from './entry.js'
+import { expiryTombstone } from './merge.js'
 import { checkGitVersion } from './git-process.js'
 import { GroupCommitter, type Change, type CommittedBatch } from './group-commit.js'
 import { compareVersions, HybridLogicalClock } from './hlc.js'
@@ -667,7 +668,8 @@ export class GitConfigStore implements ConfigStore {
           for (const [deadline, key] of due) {
             let stale = false
             commits.push(this.decideAndCommit(key, (state) => {
-              if (state !== null && state.meta.op === 'expire') return null // already on its way
+              // Keys written through Raft expire through Raft (DESIGN.md "TTL"); reads hide them meanwhile.
+              if (state !== null && state.value !== null && state.meta.raftIndex !== null) return null
               if (state === null || state.value === null || state.meta.expiresAtMs !== deadline) { stale = true; return null }
               return expireChange(key, state.meta, deadline)
             }).then(async (commit) => {
@@ -691,15 +693,10 @@ export class GitConfigStore implements ConfigStore {
 }
 
 /**
- * The expiry tombstone of a write: same version and author as the write it expires, so every node derives the
- * identical tombstone (entry.ts compareEntries ranks it just above that write).
+ * The expire change for a write whose deadline passed: the shared expiryTombstone (merge.ts), so this node's expiry
+ * is byte-identical to the one any other node derives from the same write.
  */
 export function expireChange (key: string, expired: KeyMeta, deadlineMs: number): Change {
-  return {
-    key,
-    meta: { op: 'expire', version: expired.version, expiresAtMs: null, author: expired.author, raftIndex: null },
-    value: null,
-    clientAuthor: null,
-    clearsDeadlineMs: deadlineMs
-  }
+  const tombstone = expiryTombstone({ meta: expired, valueOid: null })
+  return { key, meta: tombstone.meta, value: null, clientAuthor: null, clearsDeadlineMs: deadlineMs }
 }
