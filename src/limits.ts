@@ -41,6 +41,8 @@ export const packWantCommitsMax = 256
 export const packHaveCommitsMax = 4096
 /** Default largest pack ingestPack accepts (option `bytesMax`). */
 export const ingestPackBytesMaxDefault = 256 * 1024 * 1024
+/** Most git object reads a merge keeps in flight on cat-file at once. */
+export const mergeReadsInFlightMax = 256
 /** Most foreign commits whose change trailers one merge reads into the key history (older ones are skipped). */
 export const mergeHistoryCommitsMax = 100_000
 /** Longest commit message line read as a change trailer; longer ones are ignored. */

@@ -10,9 +10,9 @@ import { runGit, gitOk } from './git-process.js'
 import { blobOid, type Change, type ExclusiveWriter } from './group-commit.js'
 import type { CurrentEntry, IndexDb } from './index-db.js'
 import { compareEntriesTotal, mergeCommitMeta } from './merge.js'
-import { mergeEdits, planMerge, type MergePlan, type PlanLimits } from './merge-plan.js'
+import { mergeEdits, planMerge, type KeyOutcome, type MergePlan, type PlanLimits } from './merge-plan.js'
 import { compareVersions } from './hlc.js'
-import { mergeHistoryCommitsMax } from '../limits.js'
+import { mergeHistoryCommitsMax, mergeReadsInFlightMax } from '../limits.js'
 import { transferFailed } from './pack-transfer.js'
 
 export type MergeOutcome = 'contained' | 'fast-forward' | 'merged'
@@ -70,8 +70,7 @@ type PendingEntry = Omit<CurrentEntry, 'commit'> & { readonly writtenIn: string 
 async function changedEntries (ctx: MergeContext, plan: MergePlan, history: readonly HistoryRow[]): Promise<PendingEntry[]> {
   const writers = new Map<string, string>()
   for (const r of history) writers.set(`${r.key}\u0000${r.op}\u0000${r.version.wallMs}.${r.version.counter}@${r.version.node}`, r.commit)
-  const out: PendingEntry[] = []
-  for (const o of plan.changed) {
+  const one = async (o: KeyOutcome): Promise<PendingEntry> => {
     const { meta, valueOid } = o.winner
     let value: Uint8Array | null = null
     if (valueOid !== null) {
@@ -82,7 +81,11 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: read
     const v = meta.version
     const writtenIn = writers.get(`${o.key}\u0000${meta.op}\u0000${v.wallMs}.${v.counter}@${v.node}`) ??
       await ctx.index.commitThatWrote(o.key, meta.op, meta.version)
-    out.push({ key: o.key, meta, valueOid, value, writtenIn })
+    return { key: o.key, meta, valueOid, value, writtenIn }
+  }
+  const out: PendingEntry[] = []
+  for (let i = 0; i < plan.changed.length; i += mergeReadsInFlightMax) {
+    out.push(...await Promise.all(plan.changed.slice(i, i + mergeReadsInFlightMax).map(one)))
   }
   return out
 }

@@ -7,6 +7,7 @@ import { gitOk } from './git-process.js'
 import { keyToTreeDir, metaFileName, normalizeKey, treeDirToKey, valueFileName } from './keys.js'
 import { compareEntriesTotal, isWellFormedEntry, sameEntry } from './merge.js'
 import { transferFailed } from './pack-transfer.js'
+import { mergeReadsInFlightMax } from '../limits.js'
 import { blobOid } from './group-commit.js'
 import { formatFileName, formatVersion } from './repository.js'
 
@@ -14,6 +15,8 @@ const formatBlobOid = blobOid(new TextEncoder().encode(formatVersion + '\n'))
 
 /** git's empty tree: the "other side" of a diff when main does not exist yet. */
 const emptyTreeId = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
+/** Up to this many differing keys, their files are listed by pathspec; beyond it, the whole tree is listed. */
+const pathspecDirsMax = 64
 
 /** A key's entry in one tree, with the blob ids needed to write it into another. */
 export interface StoredEntry extends TreeEntry {
@@ -76,23 +79,57 @@ async function differingKeyDirs (gitDir: string, local: string | null, foreign: 
   return [...dirs].sort()
 }
 
+interface TreeFile {
+  readonly mode: string
+  readonly type: string
+  readonly oid: string
+  readonly sizeBytes: number
+}
+
+/**
+ * The `.meta` and `.value` files of the given key directories in `commit`, by path. Asking git for a few
+ * directories by pathspec is cheapest when few keys differ; past `pathspecDirsMax` one listing of the whole tree is
+ * (and keeps the command line short). Reading `<commit>:<path>` per file instead walks the trees every time, which
+ * is quadratic in the size of a directory with many keys.
+ */
+async function listKeyFiles (gitDir: string, commit: string, dirs: readonly string[]): Promise<Map<string, TreeFile>> {
+  const args = ['ls-tree', '-r', '-l', '-z', '--full-tree', commit]
+  if (dirs.length <= pathspecDirsMax) args.push('--', ...dirs)
+  const out = await gitOk(gitDir, args)
+  const wanted = new Set<string>()
+  for (const dir of dirs) wanted.add(`${dir}/${metaFileName}`).add(`${dir}/${valueFileName}`)
+  const files = new Map<string, TreeFile>()
+  for (const line of out.toString('utf8').split('\u0000')) {
+    const tab = line.indexOf('\t')
+    if (tab < 0) continue
+    const path = line.slice(tab + 1)
+    if (!wanted.has(path)) continue
+    const [mode, type, oid, size] = line.slice(0, tab).split(/ +/)
+    files.set(path, { mode, type, oid, sizeBytes: Number(size) })
+  }
+  return files
+}
+
 /** A key's entry in `commit`, or null when the key has none; TRANSFER_FAILED when it is not well formed. */
-async function readEntry (catFile: CatFile, commit: string, dir: string, limits: PlanLimits): Promise<StoredEntry | null> {
-  const metaObj = await catFile.read(`${commit}:${dir}/${metaFileName}`)
-  const valueHead = await catFile.read(`${commit}:${dir}/${valueFileName}`)
-  if (metaObj === null) {
-    if (valueHead !== null) throw malformed(commit, `${dir}/${valueFileName} has no ${metaFileName}`)
+async function readEntry (catFile: CatFile, commit: string, files: ReadonlyMap<string, TreeFile>, dir: string, limits: PlanLimits): Promise<StoredEntry | null> {
+  const metaFile = files.get(`${dir}/${metaFileName}`)
+  const valueFile = files.get(`${dir}/${valueFileName}`)
+  if (metaFile === undefined) {
+    if (valueFile !== undefined) throw malformed(commit, `${dir}/${valueFileName} has no ${metaFileName}`)
     return null
   }
-  if (metaObj.type !== 'blob' || (valueHead !== null && valueHead.type !== 'blob')) throw malformed(commit, `${dir} holds a non-file entry`)
-  const text = metaObj.data.toString('utf8')
+  for (const f of [metaFile, valueFile]) {
+    if (f !== undefined && (f.type !== 'blob' || f.mode !== '100644')) throw malformed(commit, `${dir} holds a non-file entry`)
+  }
+  if (valueFile !== undefined && valueFile.sizeBytes > limits.valueBytesMax) {
+    throw malformed(commit, `${dir}/${valueFileName} is ${valueFile.sizeBytes} bytes; the limit is ${limits.valueBytesMax}`)
+  }
+  const metaObj = await catFile.read(metaFile.oid)
+  const text = metaObj?.data.toString('utf8') ?? ''
   const meta = decodeMeta(text)
   // Canonical text only: merged trees must be byte-identical on every node, whoever wrote the entry.
   if (meta === null || encodeMeta(meta) !== text) throw malformed(commit, `${dir}/${metaFileName} is not a valid meta`)
-  if (valueHead !== null && valueHead.data.length > limits.valueBytesMax) {
-    throw malformed(commit, `${dir}/${valueFileName} is ${valueHead.data.length} bytes; the limit is ${limits.valueBytesMax}`)
-  }
-  const entry: StoredEntry = { meta, metaOid: metaObj.oid, valueOid: valueHead?.oid ?? null }
+  const entry: StoredEntry = { meta, metaOid: metaFile.oid, valueOid: valueFile?.oid ?? null }
   if (!isWellFormedEntry(entry)) throw malformed(commit, `${dir}: op ${meta.op} ${entry.valueOid === null ? 'without' : 'with'} a ${valueFileName}`)
   return entry
 }
@@ -105,15 +142,24 @@ export async function planMerge (gitDir: string, catFile: CatFile, local: string
   const dirs = await differingKeyDirs(gitDir, local, foreign, limits)
   const outcomes: KeyOutcome[] = []
   const changed: KeyOutcome[] = []
-  for (const dir of dirs) {
-    const key = treeDirToKey(dir) as string
-    const l = local === null ? null : await readEntry(catFile, local, dir, limits)
-    const f = await readEntry(catFile, foreign, dir, limits)
-    if (l === null && f === null) continue
-    const winner = l === null ? f as StoredEntry : f === null ? l : compareEntriesTotal(l, f) >= 0 ? l : f
-    const outcome: KeyOutcome = { key, local: l, foreign: f, winner }
-    outcomes.push(outcome)
-    if (l === null || !sameEntry(l, winner)) changed.push(outcome)
+  if (dirs.length === 0) return { outcomes, changed }
+  const localFiles = local === null ? new Map<string, TreeFile>() : await listKeyFiles(gitDir, local, dirs)
+  const foreignFiles = await listKeyFiles(gitDir, foreign, dirs)
+  // cat-file answers in order, so many reads can be in flight at once; a bounded window keeps memory flat.
+  for (let i = 0; i < dirs.length; i += mergeReadsInFlightMax) {
+    const window = dirs.slice(i, i + mergeReadsInFlightMax)
+    const read = await Promise.all(window.map(async (dir) => await Promise.all([
+      local === null ? null : readEntry(catFile, local, localFiles, dir, limits),
+      readEntry(catFile, foreign, foreignFiles, dir, limits)
+    ])))
+    window.forEach((dir, j) => {
+      const [l, f] = read[j]
+      if (l === null && f === null) return
+      const winner = l === null ? f as StoredEntry : f === null ? l : compareEntriesTotal(l, f) >= 0 ? l : f
+      const outcome: KeyOutcome = { key: treeDirToKey(dir) as string, local: l, foreign: f, winner }
+      outcomes.push(outcome)
+      if (l === null || !sameEntry(l, winner)) changed.push(outcome)
+    })
   }
   return { outcomes, changed }
 }

@@ -152,7 +152,10 @@ async function indexInto (gitDir: string, quarantine: string, chunks: AsyncItera
     const code = await exited
     opts.signal?.throwIfAborted()
     if (code !== 0) {
-      throw transferFailed('malformed', `the pack was refused by git index-pack: ${stderr.trim() || `exit ${code}`}`, { receivedBytes })
+      // --strict checks links too: a pack whose objects point at objects neither it nor the repository holds is
+      // well-formed but incomplete.
+      const reason = /did not receive expected object|missing (?:blob|tree|commit|tag) object/.test(stderr) ? 'incomplete' : 'malformed'
+      throw transferFailed(reason, `the pack was refused by git index-pack: ${stderr.trim() || `exit ${code}`}`, { receivedBytes })
     }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort)
