@@ -40,6 +40,22 @@ export const maintenanceCommitsInterval = 100
 export const maintenanceIntervalMs = 5 * 60_000
 /** Change-log entries read per page when a watcher replays from `since`. */
 export const watchReplayPageEntriesMax = 256
+/** Most commits in createPack's `want` list. */
+export const packWantCommitsMax = 256
+/** Most commits in createPack's `have` list. */
+export const packHaveCommitsMax = 4096
+/** Default largest pack ingestPack accepts (option `bytesMax`). */
+export const ingestPackBytesMaxDefault = 256 * 1024 * 1024
+/** Most git object reads a merge keeps in flight on cat-file at once. */
+export const mergeReadsInFlightMax = 256
+/** Most foreign commits whose change trailers one merge reads into the key history (older ones are skipped). */
+export const mergeHistoryCommitsMax = 100_000
+/** Longest commit message line read as a change trailer; longer ones are ignored. */
+export const changeTrailerBytesMax = 4 * 1024 + 1024
+/** Most refs fetchFromRemote accepts from a shared remote. */
+export const remoteRefsMax = 256
+/** Longest a push to or fetch from a shared remote may run before it is stopped. */
+export const remoteSyncTimeoutMs = 120_000
 /** Most bytes of git stderr kept for an error message. */
 export const gitStderrBytesMax = 4_096
 
