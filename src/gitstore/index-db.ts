@@ -200,15 +200,6 @@ export class IndexDb {
     const serialized: SerializedChange[] = []
     for (const r of batch.history ?? []) put(historyKey(r.key, r.op, r.version), historyValue(r))
     record.changes.forEach((c, i) => {
-<<<<<<< HEAD
-      put(P.cur + c.key, encodeCurrent({ key: c.key, meta: c.meta, valueOid: c.valueOid, value: batch.values[i], commit: record.commit }))
-      put(`${P.hist}${c.key}\u0000${pad(record.seq, seqWidth)}`, JSON.stringify({
-        commit: record.commit, date: record.date, author: c.meta.author, message: record.message,
-        op: c.meta.op, version: formatVersion(c.meta.version), node: c.meta.version.node
-      }))
-      // Only values wait for expiry; an expire tombstone keeps the deadline in its meta but has nothing to expire.
-      if (c.meta.expiresAtMs !== null && c.valueOid !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
-=======
       const commit = batch.writtenIn?.[i] ?? record.commit
       put(P.cur + c.key, encodeCurrent({ key: c.key, meta: c.meta, valueOid: c.valueOid, value: batch.values[i], commit }))
       if (batch.history === undefined) {
@@ -217,8 +208,8 @@ export class IndexDb {
           op: c.meta.op, version: c.meta.version, node: c.meta.version.node
         }))
       }
-      if (c.meta.expiresAtMs !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
->>>>>>> repl-store
+      // Only values wait for expiry; an expire tombstone keeps the deadline in its meta but has nothing to expire.
+      if (c.meta.expiresAtMs !== null && c.valueOid !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
       serialized.push({ k: c.key, m: encodeMeta(c.meta), o: c.valueOid })
     })
     for (const [deadline, key] of batch.clearedDeadlines) {
