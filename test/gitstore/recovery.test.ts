@@ -146,3 +146,18 @@ test('when git fast-import dies, pending writes fail clearly and the next write 
   if (outcome === 'ok') assert.equal(text(b?.value), '2')
   git(dir, 'fsck', '--full')
 })
+
+test('close() waits for writes already accepted; later calls get UNAVAILABLE; the lock is released', async (t) => {
+  const dir = join(await tempDir(t), 'repo')
+  const store = await GitConfigStore.open(dir, { maintenance: false })
+  const writes = Array.from({ length: 100 }, (_, i) => store.set(`/c/${i}`, String(i)))
+  const closed = store.close()
+  const results = await Promise.all(writes)
+  await closed
+  assert.equal(results.length, 100)
+  await assert.rejects(store.get('/c/1'), (err: unknown) => err instanceof GitConfigError && err.code === 'UNAVAILABLE')
+  assert.throws(() => store.watch('/c'), (err: unknown) => err instanceof GitConfigError && err.code === 'UNAVAILABLE')
+  const reopened = await GitConfigStore.open(dir, { maintenance: false })
+  t.after(() => reopened.close())
+  assert.equal((await reopened.list('/c', { recursive: true })).length, 100)
+})
