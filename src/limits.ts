@@ -35,8 +35,6 @@ export const maintenanceCommitsInterval = 2_000
 export const maintenanceIntervalMs = 5 * 60_000
 /** Change-log entries read per page when a watcher replays from `since`. */
 export const watchReplayPageEntriesMax = 256
-/** Longest time close() waits for pending writes before failing them. */
-export const closeDrainMsMax = 30_000
 /** Most bytes of git stderr kept for an error message. */
 export const gitStderrBytesMax = 4_096
 

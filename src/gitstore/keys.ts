@@ -36,7 +36,7 @@ export function normalizeKey (key: unknown, keyBytesMax: number): string {
     if (segment === '.' || segment === '..') throw invalidKey(key, `"${segment}" segments are not allowed`)
   }
   const normalised = '/' + body
-  const bytes = textEncoder.encode(normalised).length
+  const bytes = Buffer.byteLength(normalised, 'utf8')
   if (bytes > keyBytesMax) throw invalidKey(key, `it is ${bytes} bytes of UTF-8; the limit is ${keyBytesMax}`)
   return normalised
 }

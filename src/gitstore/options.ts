@@ -1,7 +1,7 @@
 // Store options, validated once at the edge with one schema that rejects unknown keys (STYLE.md).
 import { z } from 'zod'
 import { GitConfigError } from '../errors.js'
-import { keyBytesMaxDefault, valueBytesMaxDefault } from '../limits.js'
+import { keyBytesMaxDefault, maintenanceCommitsInterval, valueBytesMaxDefault } from '../limits.js'
 import { nodeIdPattern } from './hlc.js'
 
 export interface GitConfigStoreOptions {
@@ -15,6 +15,8 @@ export interface GitConfigStoreOptions {
   readonly clock?: () => number
   /** Run background repack / commit-graph (default true). */
   readonly maintenance?: boolean
+  /** Commits between maintenance rounds (default maintenanceCommitsInterval, 2,000). */
+  readonly maintenanceCommits?: number
 }
 
 export interface ResolvedStoreOptions {
@@ -23,6 +25,7 @@ export interface ResolvedStoreOptions {
   readonly valueBytesMax: number
   readonly clock: () => number
   readonly maintenance: boolean
+  readonly maintenanceCommits: number
 }
 
 const schema = z.strictObject({
@@ -30,7 +33,8 @@ const schema = z.strictObject({
   keyBytesMax: z.number().int().min(2).max(64 * 1024).optional(),
   valueBytesMax: z.number().int().min(0).max(1024 * 1024 * 1024).optional(),
   clock: z.custom<() => number>((v) => typeof v === 'function', 'a function returning epoch milliseconds').optional(),
-  maintenance: z.boolean().optional()
+  maintenance: z.boolean().optional(),
+  maintenanceCommits: z.number().int().min(1).max(1_000_000).optional()
 })
 
 export function resolveStoreOptions (opts: unknown): ResolvedStoreOptions {
@@ -45,6 +49,7 @@ export function resolveStoreOptions (opts: unknown): ResolvedStoreOptions {
     keyBytesMax: o.keyBytesMax ?? keyBytesMaxDefault,
     valueBytesMax: o.valueBytesMax ?? valueBytesMaxDefault,
     clock: o.clock ?? Date.now,
-    maintenance: o.maintenance ?? true
+    maintenance: o.maintenance ?? true,
+    maintenanceCommits: o.maintenanceCommits ?? maintenanceCommitsInterval
   })
 }

@@ -7,12 +7,12 @@
 // Watchers and the change log are fed from the index writes, which run in commit order, so a watcher registered
 // at index position N replays 1..N from LevelDB and receives N+1.. live, with nothing missed or repeated.
 import { readFileSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readdir, realpath } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import {
   currentCacheBytesMax, currentCacheEntriesMax, expiryCheckIntervalMs, expiryPassKeysMax, historyLimitMax,
-  maintenanceCommitsInterval, maintenanceIntervalMs, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
+  maintenanceIntervalMs, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
 } from '../limits.js'
 import type {
   CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
@@ -52,6 +52,8 @@ interface KeyState {
   readonly value: Uint8Array | null
 }
 
+/** Index folders (real paths) of the stores open in this process: see open(). */
+const openInThisProcess = new Set<string>()
 const textEncoder = new TextEncoder()
 const commitIdPattern = /^[0-9a-fA-F]{4,64}$/
 /** Open repositories with more loose packs than this get a maintenance round at open. */
@@ -126,7 +128,8 @@ export class GitConfigStore implements ConfigStore {
     private readonly hlc: HybridLogicalClock,
     head: string | null,
     seq: number,
-    maxVersion: Version | null
+    maxVersion: Version | null,
+    private readonly lockKey: string
   ) {
     this.seq = seq
     this.indexedSeq = seq
@@ -140,7 +143,7 @@ export class GitConfigStore implements ConfigStore {
       onRestart: (actual) => this.catchUpAfterRestart(actual),
       onMaintenanceWindow: () => { this.lastMaintenanceMs = this.opts.clock(); this.maintenance.trigger() },
       maintenanceDue: (n) => this.opts.maintenance &&
-        (n >= maintenanceCommitsInterval || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
+        (n >= this.opts.maintenanceCommits || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
     })
   }
 
@@ -153,7 +156,22 @@ export class GitConfigStore implements ConfigStore {
     if (typeof dir !== 'string' || dir === '') throw new GitConfigError('INVALID_ARGUMENT', 'the repository path must be a non-empty string')
     await checkGitVersion()
     const paths = await prepareRepository(dir)
-    const index = await IndexDb.open(paths.indexDir, () => readOwnerSync(paths, (p) => readFileSync(p, 'utf8')))
+    // LevelDB's lock is a POSIX record lock, which a process drops as soon as it closes *any* descriptor of the
+    // LOCK file, including the one a failed second open in the same process closes. So a second open in this
+    // process must be refused before it reaches LevelDB, or it would silently unlock the repository.
+    const lockKey = join(await realpath(paths.gitDir).catch(() => resolve(paths.gitDir)), 'gitconfig', 'index')
+    if (openInThisProcess.has(lockKey)) {
+      throw new GitConfigError('REPOSITORY_LOCKED', `the repository is already open by another process (pid ${process.pid}, this process); ` +
+        'share the open store instead of opening it twice')
+    }
+    openInThisProcess.add(lockKey)
+    let index: IndexDb
+    try {
+      index = await IndexDb.open(paths.indexDir, () => readOwnerSync(paths, (p) => readFileSync(p, 'utf8')))
+    } catch (err) {
+      openInThisProcess.delete(lockKey)
+      throw err
+    }
     const catFile = new CatFile(paths.gitDir)
     try {
       await writeOwner(paths)
@@ -170,12 +188,13 @@ export class GitConfigStore implements ConfigStore {
       const caught = await catchUpIndex(paths.gitDir, catFile, index, head)
       const hlc = new HybridLogicalClock(nodeId, opts.clock)
       if (caught.maxVersion !== null) hlc.restore(caught.maxVersion)
-      const store = new GitConfigStore(dir, nodeId, paths, opts, index, catFile, hlc, head, caught.seq, caught.maxVersion)
+      const store = new GitConfigStore(dir, nodeId, paths, opts, index, catFile, hlc, head, caught.seq, caught.maxVersion, lockKey)
       await store.start()
       return store
     } catch (err) {
       await catFile.close().catch(() => {})
       await index.close().catch(() => {})
+      openInThisProcess.delete(lockKey)
       throw err
     }
   }
@@ -198,7 +217,8 @@ export class GitConfigStore implements ConfigStore {
     const k = normalizeKey(key, this.opts.keyBytesMax)
     const o = checkOptionsObject(opts, 'get')
     if (o.commit !== undefined) return await this.getAtCommit(k, o.commit)
-    const e = await this.readCurrent(k)
+    // Hot path without an extra await: durable-but-unindexed entries, then the cache.
+    const e = this.unindexed.get(k) ?? this.cache.get(k) ?? await this.readCurrent(k)
     if (e === null || !this.isLive(e)) return null
     return this.toKeyValue(e)
   }
@@ -412,6 +432,12 @@ export class GitConfigStore implements ConfigStore {
   /** The commit refs/heads/main points to (null before the first write). */
   get head (): string | null { return this.committer.currentHead }
 
+  /** Waits for the running background maintenance round, if any (tests). */
+  async maintenanceSettled (): Promise<{ ok: boolean, message: string } | null> {
+    await this.maintenance.settle()
+    return this.maintenance.lastReport
+  }
+
   /** Waits until every acknowledged commit is indexed (tests, benchmarks). */
   async flush (): Promise<void> {
     await this.committer.idle()
@@ -429,6 +455,7 @@ export class GitConfigStore implements ConfigStore {
       await this.maintenance.settle()
       await this.catFile.close()
       await this.index.close()
+      openInThisProcess.delete(this.lockKey)
     })()
     return await this.closing
   }

@@ -52,3 +52,13 @@ export async function eventually<T> (check: () => Promise<T | undefined>, timeou
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/**
+ * Environment for child node processes: without NODE_TEST_CONTEXT, which would make a child started from inside a
+ * test believe it is itself a test file and wait to report to the runner.
+ */
+export function childEnv (): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_TEST_CONTEXT
+  return env
+}

@@ -1,0 +1,49 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseGitVersion } from '../../src/gitstore/git-process.js'
+import { git, openTempStore, text } from './helpers.js'
+
+const packCount = async (dir: string): Promise<number> =>
+  (await readdir(join(dir, 'objects', 'pack'))).filter((n) => n.endsWith('.pack')).length
+
+test('maintenance restarts fast-import, folds its packs and writes the commit-graph without losing writes', async (t) => {
+  const { store, dir } = await openTempStore(t, { maintenance: true, maintenanceCommits: 10 })
+  const firstPid = store['committer'].fastImportPid
+  for (let i = 0; i < 25; i++) await store.set(`/m/k${i % 7}`, String(i))
+  const report = await store.maintenanceSettled()
+  assert.deepEqual(report, { ok: true, message: 'repacked and wrote the commit-graph' })
+  assert.notEqual(store['committer'].fastImportPid, firstPid, 'fast-import was restarted for the maintenance window')
+  // 25 checkpoints made 25 packs; the geometric repack folded the released ones.
+  assert.ok(await packCount(dir) < 25, `packs: ${await packCount(dir)}`)
+  const graphs = await readdir(join(dir, 'objects', 'info', 'commit-graphs')).catch(() => [] as string[])
+  assert.ok(graphs.some((n) => n.endsWith('.graph')), graphs.join(','))
+  for (let i = 18; i < 25; i++) assert.equal(text((await store.get(`/m/k${i % 7}`))?.value), String(i))
+  assert.equal((await store.history('/m/k0')).length, 4)
+  git(dir, 'fsck', '--full', '--strict')
+})
+
+test('git versions are parsed, vendor suffixes included', () => {
+  assert.deepEqual(parseGitVersion('git version 2.39.5'), [2, 39])
+  assert.deepEqual(parseGitVersion('git version 2.45.1.windows.1'), [2, 45])
+  assert.equal(parseGitVersion('not git'), null)
+})
+
+test('onCommit reports every durable commit in order; readTree returns tombstones too', async (t) => {
+  const { store } = await openTempStore(t)
+  const seen: Array<{ commit: string, seq: number, keys: string[] }> = []
+  const off = store.onCommit((e) => seen.push({ commit: e.commit, seq: e.seq, keys: e.changes.map((c) => c.key) }))
+  const a = await store.set('/t/a', '1')
+  const [b] = await Promise.all([store.set('/t/b', '2'), store.delete('/t/a')])
+  off()
+  await store.set('/t/c', '3')
+  assert.deepEqual(seen.map((s) => s.commit), [a.commit, b.commit])
+  assert.equal(seen[1].seq, seen[0].seq + 1)
+  assert.deepEqual(seen[1].keys.sort(), ['/t/a', '/t/b'])
+  const tree = await store.readTree(b.commit)
+  assert.deepEqual([...tree.keys()].sort(), ['/t/a', '/t/b'])
+  assert.equal(tree.get('/t/a')?.valueOid, null)
+  assert.equal(tree.get('/t/a')?.meta.op, 'delete')
+  assert.equal(typeof tree.get('/t/b')?.valueOid, 'string')
+})
