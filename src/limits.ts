@@ -124,6 +124,8 @@ export const keysGaugeMaxAgeMs = 10_000
 export const shutdownGraceMs = 15_000
 /** The HTTP client's watch reconnects after a dropped stream, backing off up to this delay. */
 export const clientWatchRetryDelayMsMax = 5_000
+/** Default deadline of one GitConfigClient request (watches excepted: they stay open). */
+export const clientRequestTimeoutMsDefault = 30_000
 /** Consecutive failed reconnects after which the client's watch gives up and throws. */
 export const clientWatchRetriesMax = 20
 /** Buffered, unparsed SSE text the client accepts before it treats the stream as broken. */

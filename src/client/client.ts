@@ -2,7 +2,7 @@
 // switches between the embedded store and a remote node by changing the line that creates the store.
 import { GitConfigError, isGitConfigError } from '../errors.js'
 import { parseVersion } from '../gitstore/hlc.js'
-import { clientWatchRetriesMax, clientWatchRetryDelayMsMax } from '../limits.js'
+import { clientRequestTimeoutMsDefault, clientWatchRetriesMax, clientWatchRetryDelayMsMax } from '../limits.js'
 import type {
   CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   Operation, ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
@@ -13,6 +13,8 @@ import { SseParser } from './sse.js'
 export interface ClientOptions {
   /** Author sent with every write that names none (X-GitConfig-Author). */
   readonly author?: string
+  /** How long one request (not a watch) may take before it fails with UNAVAILABLE; default 30 s. */
+  readonly requestTimeoutMs?: number
 }
 
 interface RequestSpec {
@@ -60,6 +62,10 @@ export class GitConfigClient implements ConfigStore {
   private readonly watches = new Set<AbortController>()
 
   constructor (url: string, private readonly options: ClientOptions = {}) {
+    const timeout = options.requestTimeoutMs
+    if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
+      throw new GitConfigError('INVALID_ARGUMENT', 'requestTimeoutMs must be a positive whole number of milliseconds')
+    }
     let parsed: URL
     try { parsed = new URL(url) } catch { throw new GitConfigError('INVALID_ARGUMENT', `not a URL: ${JSON.stringify(url)}`) }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
@@ -81,15 +87,23 @@ export class GitConfigClient implements ConfigStore {
     const author = spec.author ?? this.options.author
     // Header values are bytes on the wire; send the author's UTF-8 bytes (the node decodes them as UTF-8).
     if (author !== undefined) headers['x-gitconfig-author'] = Buffer.from(author, 'utf8').toString('latin1')
+    // A watch passes its own signal and may stay open for hours; every other request gets a deadline, so a node
+    // that accepts connections but never answers cannot hang the caller.
+    const timeoutMs = this.options.requestTimeoutMs ?? clientRequestTimeoutMsDefault
+    const signal = spec.signal ?? AbortSignal.timeout(timeoutMs)
     try {
       return await fetch(this.url(path, spec.query), {
         method: spec.method ?? 'GET',
         headers,
         body: spec.body,
-        signal: spec.signal
+        signal
       })
     } catch (err) {
       if (spec.signal?.aborted === true) throw err
+      if (signal.aborted) {
+        const maybe = (spec.method ?? 'GET') === 'GET' ? '' : ' (the write may still have been applied)'
+        throw new GitConfigError('UNAVAILABLE', `no answer from ${this.base} within ${timeoutMs} ms${maybe}`)
+      }
       throw new GitConfigError('UNAVAILABLE', `cannot reach ${this.base}: ${describe(err)}`)
     }
   }

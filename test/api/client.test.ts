@@ -31,6 +31,23 @@ test('client: an unreachable node is UNAVAILABLE; a bad URL is INVALID_ARGUMENT'
   assert.throws(() => new GitConfigClient('ftp://x'), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT')
 })
 
+test('client: a node that accepts the connection but never answers fails the request with UNAVAILABLE', async () => {
+  const { createServer } = await import('node:net')
+  const sockets: Array<import('node:net').Socket> = []
+  const silent = createServer(socket => { sockets.push(socket) })
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+  const address = silent.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const client = new GitConfigClient(`http://127.0.0.1:${port}`, { requestTimeoutMs: 300 })
+  await assert.rejects(client.get('/x'), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'UNAVAILABLE')
+    assert.match(err.message, /no answer .* within 300 ms/)
+    return true
+  })
+  for (const s of sockets) s.destroy()
+  await new Promise<void>(resolve => silent.close(() => { resolve() }))
+})
+
 test('client: keys are percent-encoded per segment; dot segments are refused before any request', () => {
   assert.equal(encodeKeyPath('/a b/ключ/x%y'), 'a%20b/%D0%BA%D0%BB%D1%8E%D1%87/x%25y')
   assert.throws(() => encodeKeyPath('/a/../b'), (err: Error & { code?: string }) => err.code === 'INVALID_KEY')
