@@ -3,6 +3,7 @@
 // The routes live in their own modules and only call the node.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { GitConfigError, isGitConfigError } from '../errors.js'
+import { httpConnectionsMax, httpRequestReceiveMsMax } from '../limits.js'
 import type { GitConfigNode } from '../node/node.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { registerKeyRoutes } from './key-routes.js'
@@ -40,6 +41,9 @@ export function buildApi (node: GitConfigNode): FastifyInstance {
     // Keys travel in the URL: allow a maximal key with every byte percent-encoded.
     routerOptions: { maxParamLength: node.options.keyBytesMax * 3 + 64 },
     return503OnClosing: true,
+    // A client must finish sending its request (headers and body) within this time: a trickling upload cannot hold
+    // a connection and a body buffer forever. Responses (SSE streams, long-polls) are not limited by it.
+    requestTimeout: httpRequestReceiveMsMax,
     forceCloseConnections: 'idle',
     frameworkErrors: (err, _request, reply) => {
       // Malformed URLs and the like, before routing: answer in our error format rather than fastify's.
@@ -83,6 +87,8 @@ export function buildApi (node: GitConfigNode): FastifyInstance {
     void reply.code(404).send(new GitConfigError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON())
   })
 
+  // Bounds everything that grows with connections (in-flight writes, watches, socket buffers).
+  app.server.maxConnections = httpConnectionsMax
   registerKeyRoutes(app, node)
   registerQueryRoutes(app, node)
   registerWatchRoutes(app, node)
