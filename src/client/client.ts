@@ -8,7 +8,7 @@ import type {
   Operation, ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
 } from '../types.js'
 import { decodeValue, errorFromWire } from '../api/wire.js'
-import { SseParser } from './sse.js'
+import { SseParser, type SseMessage } from './sse.js'
 
 export interface ClientOptions {
   /** Author sent with every write that names none (X-GitConfig-Author). */
@@ -224,7 +224,12 @@ export class GitConfigClient implements ConfigStore {
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     if (opts.signal?.aborted === true) controller.abort()
     this.watches.add(controller)
+    // The cursor advances only on messages with an id: the node sets one on the last change of each commit, so the
+    // cursor is always a commit whose changes were all received. After a cut inside a commit the node replays that
+    // commit from its start; the keys already yielded for it are remembered here and not yielded twice.
     let cursor = opts.since ?? null
+    let openCommit: string | null = null
+    const yieldedInOpenCommit = new Set<string>()
     let failures = 0
     try {
       while (!controller.signal.aborted) {
@@ -241,8 +246,15 @@ export class GitConfigClient implements ConfigStore {
                 failures = 0
               } else if (msg.event === 'change') {
                 const ev = decodeOrReport(msg.data)
-                cursor = ev.commit
                 failures = 0
+                if (ev.commit !== openCommit) {
+                  openCommit = ev.commit
+                  yieldedInOpenCommit.clear()
+                }
+                if (msg.id !== null) cursor = msg.id
+                // A commit changes each key once, so (commit, key) identifies a change.
+                if (yieldedInOpenCommit.has(ev.key)) continue
+                yieldedInOpenCommit.add(ev.key)
                 yield ev
               } else if (msg.event === 'error') {
                 throw new ReportedError(errorFromWire(500, parseJson(msg.data), 'watch'))
@@ -283,7 +295,7 @@ export class GitConfigClient implements ConfigStore {
     throw err
   }
 
-  private async * messages (res: Response): AsyncGenerator<{ event: string, data: string }> {
+  private async * messages (res: Response): AsyncGenerator<SseMessage> {
     if (res.body === null) return
     const parser = new SseParser()
     const decoder = new TextDecoder()

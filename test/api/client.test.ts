@@ -53,6 +53,41 @@ test('client: keys are percent-encoded per segment; dot segments are refused bef
   assert.throws(() => encodeKeyPath('/a/../b'), (err: Error & { code?: string }) => err.code === 'INVALID_KEY')
 })
 
+test('client watch: a stream cut inside a commit resumes from the last whole commit and yields nothing twice', async () => {
+  const { createServer } = await import('node:http')
+  const version = { wallMs: 1, counter: 0, node: 'n' }
+  const change = (commit: string, key: string, last: boolean): string =>
+    `${last ? `id: ${commit}\n` : ''}event: change\ndata: ${JSON.stringify({ key, op: 'set', value: key, commit, version })}\n\n`
+  const requests: string[] = []
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '')
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    if (requests.length === 1) {
+      // Commit c1 whole, then two of commit c2's three changes, then the connection drops.
+      res.write('id: c0\nevent: ready\ndata: {"since":"c0"}\n\n' + change('c1', '/k1', true) + change('c2', '/a', false) + change('c2', '/b', false))
+      setTimeout(() => { res.socket?.destroy() }, 50)
+    } else {
+      // Resumed after c1: the node replays c2 from its start, then goes on.
+      res.write('id: c1\nevent: ready\ndata: {"since":"c1"}\n\n' + change('c2', '/a', false) + change('c2', '/b', false) + change('c2', '/c', true) + change('c3', '/x', true))
+    }
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const client = new GitConfigClient(`http://127.0.0.1:${port}`)
+  const seen: string[] = []
+  for await (const ev of client.watch('/', { recursive: true })) {
+    seen.push(`${ev.commit}:${ev.key}`)
+    if (seen.length === 5) break
+  }
+  await client.close()
+  server.closeAllConnections()
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  assert.deepEqual(seen, ['c1:/k1', 'c2:/a', 'c2:/b', 'c2:/c', 'c3:/x'])
+  assert.equal(requests.length, 2)
+  assert.match(requests[1], /[?&]since=c1(&|$)/)
+})
+
 test('SSE parser: messages split at any byte, CRLF line ends, comments and multi-line data', () => {
   const stream = ': hello\r\nretry: 1000\r\n\r\nid: c1\nevent: change\ndata: {"a":1}\n\nevent: change\ndata: line1\ndata: line2\nid: c2\n\n'
   for (let cut = 0; cut <= stream.length; cut++) {
