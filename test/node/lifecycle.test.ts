@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -13,8 +13,13 @@ import type { ConfigStore } from '../../src/types.js'
 
 const silent = pino({ level: 'silent' })
 
+const tempDirs: string[] = []
+// Removed even when a test fails half-way (each test's own remove() only runs when it gets to the end).
+after(async () => { for (const d of tempDirs) await rm(d, { recursive: true, force: true }) })
+
 async function tempRepo (): Promise<{ repo: string, remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'gitconfig-node-'))
+  tempDirs.push(dir)
   return { repo: join(dir, 'repo'), remove: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
