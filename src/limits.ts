@@ -121,6 +121,10 @@ export const p2pLearnedPeerForgetMs = 10 * 60 * 1000
 // HTTP node (src/node, src/api). Configurable ones are node options validated in src/node/options.ts.
 /** Largest request body the node reads (a CAS body carries two base64 values, so it is larger than a value). */
 export const requestBytesMaxDefault = 3 * 1024 * 1024
+/** Open HTTP connections per node; more are refused by the server (bounds in-flight requests of every kind). */
+export const httpConnectionsMax = 20_000
+/** Time a client has to send a whole request, headers and body; the node answers 408 after it. */
+export const httpRequestReceiveMsMax = 60_000
 /** Watchers (SSE streams plus waiting long-polls) one node serves at once; more are refused with 503. */
 export const watchersMax = 10_000
 /** Longest a long-poll watch waits for a change before answering with no events. */
@@ -145,6 +149,8 @@ export const keysGaugeMaxAgeMs = 10_000
 export const shutdownGraceMs = 15_000
 /** The HTTP client's watch reconnects after a dropped stream, backing off up to this delay. */
 export const clientWatchRetryDelayMsMax = 5_000
+/** Default deadline of one GitConfigClient request (watches excepted: they stay open). */
+export const clientRequestTimeoutMsDefault = 30_000
 /** Consecutive failed reconnects after which the client's watch gives up and throws. */
 export const clientWatchRetriesMax = 20
 /** Buffered, unparsed SSE text the client accepts before it treats the stream as broken. */
