@@ -87,6 +87,12 @@ test('createPack refuses unknown wants; ingestPack refuses corrupt, truncated, o
   await assertRefused(b, async () => await b.store.ingestPack(chunksOf(pack), { expect: ['2'.repeat(40)] }), 'TRANSFER_FAILED', 'incomplete')
   await assertRefused(b, async () => await b.store.mergeFrom('3'.repeat(40)), 'UNKNOWN_COMMIT')
 
+  // A pack with nothing new (the receiver has everything) is accepted and adds no pack file.
+  const packsBefore = (await readdir(join(b.dir, 'objects', 'pack'))).length
+  const same = b.store.head as string
+  await b.store.ingestPack(b.store.createPack({ want: [same], have: [same] }), { expect: [same] })
+  assert.equal((await readdir(join(b.dir, 'objects', 'pack'))).length, packsBefore)
+
   // The good pack still goes through afterwards.
   await b.store.ingestPack(chunksOf(pack), { expect: [head] })
   assert.equal(await b.store.hasCommit(head), true)

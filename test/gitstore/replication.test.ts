@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigStore, type WatchEvent } from '../../src/index.js'
-import { git, text } from './helpers.js'
+import type { GroupCommitter } from '../../src/gitstore/group-commit.js'
+import { eventually, git, text } from './helpers.js'
 import { openReplica, pull, snapshot, treeOf } from './replication-helpers.js'
 
 async function take (it: AsyncIterator<WatchEvent>, n: number): Promise<WatchEvent[]> {
@@ -207,4 +208,32 @@ test('local writes made while a merge runs are all acknowledged and present', as
   for (let i = 0; i < 300; i++) assert.equal(all.get(`/many/k${i}`), `a${i}`)
   for (let i = 0; i < 200; i++) assert.equal(all.get(`/local/k${i}`), `b${i}`)
   git(b.dir, 'fsck', '--full', '--strict', '--no-dangling')
+})
+
+test('a queued local write that a merge brings a higher version of is superseded, not written over the merge', async (t) => {
+  const a = await openReplica(t, 'node-a', 1_800_000_001_000) // a's clock is ahead: its write is newer
+  const b = await openReplica(t, 'node-b', 1_800_000_000_000)
+  await a.store.set('/k', 'newer on a')
+  await b.store.set('/other', 'x')
+  const head = a.store.head as string
+  await b.store.ingestPack(a.store.createPack({ want: [head], have: [] }), { expect: [head] })
+  // Hold b's writer so that b's write is still queued when the merge runs (the merge goes ahead of queued writes).
+  const committer = (b.store as unknown as { committer: GroupCommitter }).committer
+  let release: (() => void) | null = null
+  const held = committer.runExclusive(async () => await new Promise<void>((resolve) => { release = resolve }))
+  const local = b.store.set('/k', 'older on b')
+  const merge = b.store.mergeFrom(head)
+  // Once the holding task runs (release is set), the only exclusive task still waiting is the merge.
+  const releaseWriter = await eventually(async () => release !== null && (committer as unknown as { exclusive: unknown[] }).exclusive.length > 0 ? release : undefined)
+  releaseWriter()
+  await held
+  const merged = await merge
+  const write = await local
+  assert.equal(write.commit, merged.head, 'the superseded write is answered with the merge commit')
+  assert.equal(text((await b.store.get('/k'))?.value), 'newer on a')
+  assert.deepEqual((await b.store.history('/k')).map((h) => h.node), ['node-a'])
+  // A write made after the merge orders after the merged version and wins.
+  const later = await b.store.set('/k', 'after the merge')
+  assert.ok(later.version.wallMs >= 1_800_000_001_000)
+  assert.equal(text((await b.store.get('/k'))?.value), 'after the merge')
 })
