@@ -16,7 +16,7 @@ export const errorCodes = {
   WATCH_OVERFLOW: { status: 503, exitCode: 4, meaning: 'a watcher fell too far behind and was ended; watch again with since to resume' },
   UNAVAILABLE: { status: 503, exitCode: 4, meaning: 'the store is closing or not yet open' },
   PEER_UNAVAILABLE: { status: 503, exitCode: 4, meaning: 'a peer could not be dialled or does not speak the protocol' },
-  TRANSFER_FAILED: { status: 502, exitCode: 4, meaning: 'a transfer from a peer was reset, truncated, timed out, refused or exceeded its byte limit' },
+  TRANSFER_FAILED: { status: 502, exitCode: 4, meaning: 'a transfer from a peer or remote was reset, truncated, timed out, refused, exceeded its byte limit, or brought malformed or incomplete data' },
   GIT_UNAVAILABLE: { status: 500, exitCode: 5, meaning: 'the git program is missing, too old, or failed' },
   INTERNAL: { status: 500, exitCode: 5, meaning: 'an unexpected internal error' }
 } as const

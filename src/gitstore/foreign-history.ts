@@ -44,10 +44,12 @@ function parseTrailer (line: string, keyBytesMax: number): Omit<HistoryRow, 'com
 
 /**
  * History rows of the non-merge commits in `range` (git revision arguments, e.g. [`^main`, foreign]), oldest
- * first, from at most `commitsMax` commits (the newest ones).
+ * first, from at most `commitsMax` commits (the newest ones; all of them when omitted: a rebuild must see every one,
+ * and holds the whole log in memory like the first-parent walk it comes with).
  */
-export async function readChangeTrailers (gitDir: string, range: readonly string[], keyBytesMax: number, commitsMax: number): Promise<HistoryRow[]> {
-  const out = await gitOk(gitDir, ['log', '--no-merges', '-z', `--max-count=${commitsMax}`, '--format=%H%x1f%ct%x1f%s%x1f%b', ...range, '--'])
+export async function readChangeTrailers (gitDir: string, range: readonly string[], keyBytesMax: number, commitsMax?: number): Promise<HistoryRow[]> {
+  const limit = commitsMax === undefined ? [] : [`--max-count=${commitsMax}`]
+  const out = await gitOk(gitDir, ['log', '--no-merges', '-z', ...limit, '--format=%H%x1f%ct%x1f%s%x1f%b', ...range, '--'])
   const rows: HistoryRow[] = []
   const commits = out.toString('utf8').split('\u0000').filter((c) => c !== '').reverse()
   for (const block of commits) {

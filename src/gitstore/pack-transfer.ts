@@ -169,9 +169,24 @@ async function indexInto (gitDir: string, quarantine: string, chunks: AsyncItera
 /** Moves pack files into place, the .idx last (git finds packs by their index), then makes the renames durable. */
 async function publishPacks (from: string, to: string): Promise<void> {
   const names = await readdir(from)
+  // A peer that had nothing new sends an empty pack; publishing it would only add a file to every later lookup.
+  const packs = names.filter((n) => n.endsWith('.pack'))
+  if (packs.length === 1 && await packObjectCount(join(from, packs[0])) === 0) return
   const rank = (n: string): number => (n.endsWith('.pack') ? 0 : n.endsWith('.idx') ? 2 : 1)
   const files = names.filter((n) => n.startsWith('pack-') && !n.endsWith('.keep')).sort((a, b) => rank(a) - rank(b))
   for (const name of files) await rename(join(from, name), join(to, name))
   const dir = await open(to, 'r')
   try { await dir.sync() } finally { await dir.close() }
+}
+
+/** The object count in a pack's header ("PACK", version, count; big-endian). */
+async function packObjectCount (path: string): Promise<number> {
+  const file = await open(path, 'r')
+  try {
+    const header = Buffer.alloc(12)
+    const { bytesRead } = await file.read(header, 0, 12, 0)
+    return bytesRead === 12 ? header.readUInt32BE(8) : -1
+  } finally {
+    await file.close()
+  }
 }

@@ -73,7 +73,7 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
   const range = state.commit === null ? [gitHead] : [`${state.commit}..${gitHead}`]
   // History first, from every non-merge commit (merged-in ones included), so the change-log records below can name
   // the commit that wrote each entry, as a live merge does.
-  const rows = await readChangeTrailers(gitDir, range, keyBytesMax, Number.MAX_SAFE_INTEGER)
+  const rows = await readChangeTrailers(gitDir, range, keyBytesMax)
   for (let i = 0; i < rows.length; i += rebuildHistoryRowsPerBatch) await index.writeHistory(rows.slice(i, i + rebuildHistoryRowsPerBatch))
   const out = await gitOk(gitDir, ['log', '--first-parent', '--reverse', '--raw', '--no-renames', '--no-abbrev',
     '--diff-merges=first-parent', '--format=%x1e%H%x1f%ct%x1f%s', ...range, '--'])

@@ -1,9 +1,9 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readdir } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { GitConfigError } from '../../src/index.js'
+import { GitConfigError, GitConfigStore } from '../../src/index.js'
 import { git, tempDir, text } from './helpers.js'
 import { chunksOf, collect, openReplica, pull, type Replica } from './replication-helpers.js'
 
@@ -87,6 +87,12 @@ test('createPack refuses unknown wants; ingestPack refuses corrupt, truncated, o
   await assertRefused(b, async () => await b.store.ingestPack(chunksOf(pack), { expect: ['2'.repeat(40)] }), 'TRANSFER_FAILED', 'incomplete')
   await assertRefused(b, async () => await b.store.mergeFrom('3'.repeat(40)), 'UNKNOWN_COMMIT')
 
+  // A pack with nothing new (the receiver has everything) is accepted and adds no pack file.
+  const packsBefore = (await readdir(join(b.dir, 'objects', 'pack'))).length
+  const same = b.store.head as string
+  await b.store.ingestPack(b.store.createPack({ want: [same], have: [same] }), { expect: [same] })
+  assert.equal((await readdir(join(b.dir, 'objects', 'pack'))).length, packsBefore)
+
   // The good pack still goes through afterwards.
   await b.store.ingestPack(chunksOf(pack), { expect: [head] })
   assert.equal(await b.store.hasCommit(head), true)
@@ -122,4 +128,17 @@ test('mergeFrom refuses foreign trees with a malformed meta, a .value on a tombs
   await b.store.ingestPack(chunksOf(good.pack), { expect: [good.commit] })
   assert.equal((await b.store.mergeFrom(good.commit)).outcome, 'merged')
   assert.equal(text((await b.store.get('/evil/ok'))?.value), 'fine')
+})
+
+test('a quarantine left behind by a crash during an ingest is removed at open', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  await a.store.set('/k', 'v')
+  await a.store.close()
+  const stray = join(a.dir, 'objects', 'gitconfig-incoming-crashed')
+  await mkdir(join(stray, 'pack'), { recursive: true })
+  await writeFile(join(stray, 'pack', 'tmp_pack_123'), 'half a pack')
+  const reopened = await GitConfigStore.open(a.dir, { maintenance: false })
+  t.after(() => reopened.close())
+  assert.equal((await readdir(join(a.dir, 'objects'))).includes('gitconfig-incoming-crashed'), false)
+  assert.equal(text((await reopened.get('/k'))?.value), 'v')
 })

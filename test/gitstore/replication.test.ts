@@ -1,9 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
+import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigStore, type WatchEvent } from '../../src/index.js'
-import { git, text } from './helpers.js'
+import type { GroupCommitter } from '../../src/gitstore/group-commit.js'
+import { eventually, git, text } from './helpers.js'
 import { openReplica, pull, snapshot, treeOf } from './replication-helpers.js'
 
 async function take (it: AsyncIterator<WatchEvent>, n: number): Promise<WatchEvent[]> {
@@ -38,9 +39,12 @@ test('divergent writes on two stores merge to the same commit and tree on both, 
   const headB = b.store.head as string
 
   // Each side merges the other's head it has now: the merges happen in opposite directions.
+  const pidOf = (s: GitConfigStore): number | undefined => (s as unknown as { committer: GroupCommitter }).committer.fastImportPid
+  const pids = [pidOf(a.store), pidOf(b.store)]
   const onA = await pull(a.store, b.store)
   await b.store.ingestPack(a.store.createPack({ want: [headA], have: [headB] }), { expect: [headA] })
   const onB = await b.store.mergeFrom(headA)
+  assert.deepEqual([pidOf(a.store), pidOf(b.store)], pids, 'the same fast-import processes wrote the merges')
   assert.equal(onA.outcome, 'merged')
   assert.equal(onB.outcome, 'merged')
   assert.equal(onA.head, onB.head, 'the same merge commit on both nodes')
@@ -207,4 +211,78 @@ test('local writes made while a merge runs are all acknowledged and present', as
   for (let i = 0; i < 300; i++) assert.equal(all.get(`/many/k${i}`), `a${i}`)
   for (let i = 0; i < 200; i++) assert.equal(all.get(`/local/k${i}`), `b${i}`)
   git(b.dir, 'fsck', '--full', '--strict', '--no-dangling')
+})
+
+test('a queued local write that a merge brings a higher version of is superseded, not written over the merge', async (t) => {
+  const a = await openReplica(t, 'node-a', 1_800_000_001_000) // a's clock is ahead: its write is newer
+  const b = await openReplica(t, 'node-b', 1_800_000_000_000)
+  await a.store.set('/k', 'newer on a')
+  await b.store.set('/other', 'x')
+  const head = a.store.head as string
+  await b.store.ingestPack(a.store.createPack({ want: [head], have: [] }), { expect: [head] })
+  // Hold b's writer so that b's write is still queued when the merge runs (the merge goes ahead of queued writes).
+  const committer = (b.store as unknown as { committer: GroupCommitter }).committer
+  let release: (() => void) | null = null
+  const held = committer.runExclusive(async () => await new Promise<void>((resolve) => { release = resolve }))
+  const local = b.store.set('/k', 'older on b')
+  const merge = b.store.mergeFrom(head)
+  // Once the holding task runs (release is set), the only exclusive task still waiting is the merge.
+  const releaseWriter = await eventually(async () => release !== null && (committer as unknown as { exclusive: unknown[] }).exclusive.length > 0 ? release : undefined)
+  releaseWriter()
+  await held
+  const merged = await merge
+  const write = await local
+  assert.equal(write.commit, merged.head, 'the superseded write is answered with the merge commit')
+  assert.equal(text((await b.store.get('/k'))?.value), 'newer on a')
+  assert.deepEqual((await b.store.history('/k')).map((h) => h.node), ['node-a'])
+  // A write made after the merge orders after the merged version and wins.
+  const later = await b.store.set('/k', 'after the merge')
+  assert.ok(later.version.wallMs >= 1_800_000_001_000)
+  assert.equal(text((await b.store.get('/k'))?.value), 'after the merge')
+})
+
+test('an index left behind a merge (its write lost in a crash) catches up to the same answers', async (t) => {
+  // Which parent comes first depends on the commit ids; with fixed clocks each variant is deterministic, and the
+  // variants are tried until the merge has come out both ways (local head first, foreign head first).
+  const seen = new Set<string>()
+  for (let variant = 0; variant < 12 && seen.size < 2; variant++) {
+    const a = await openReplica(t, 'node-a')
+    const b = await openReplica(t, 'node-b', 1_800_000_000_011 + variant)
+    await a.store.set('/s/base', '0')
+    await pull(b.store, a.store)
+    for (let i = 0; i < 4; i++) {
+      a.clock.advance(5)
+      await a.store.set(`/s/k${i}`, `a${i}`)
+      b.clock.advance(3)
+      await b.store.set(`/s/k${(i + 1) % 4}`, `b${i}`, { ttlMs: 3_600_000 })
+    }
+    await a.store.delete('/s/base')
+    // b's index as of before the merge, kept aside (copied while the store is closed).
+    await b.store.close()
+    const saved = join(b.dir, '..', 'index-before-merge')
+    await cp(join(b.dir, 'gitconfig', 'index'), saved, { recursive: true })
+    const b2 = await GitConfigStore.open(b.dir, { maintenance: false, clock: b.clock.read })
+    t.after(() => b2.close())
+    const headBefore = b2.head
+    const merged = await pull(b2, a.store)
+    await pull(a.store, b2)
+    assert.equal(a.store.head, merged.head)
+    const order = git(b.dir, 'log', '-1', '--format=%P', merged.head).trim().split(' ')[0] === headBefore ? 'local first' : 'foreign first'
+    if (seen.has(order)) continue
+    seen.add(order)
+    await b2.close()
+    await rm(join(b.dir, 'gitconfig', 'index'), { recursive: true })
+    await cp(saved, join(b.dir, 'gitconfig', 'index'), { recursive: true })
+    const b3 = await GitConfigStore.open(b.dir, { maintenance: false, clock: b.clock.read })
+    t.after(() => b3.close())
+    await a.store.flush()
+    const keys = ['/s/base', '/s/k0', '/s/k1', '/s/k2', '/s/k3']
+    const answers = async (s: GitConfigStore): Promise<unknown> => ({
+      list: await snapshot(s),
+      gets: await Promise.all(keys.map(async (k) => await s.get(k))),
+      history: await Promise.all(keys.map(async (k) => await s.history(k)))
+    })
+    assert.deepEqual(await answers(b3), await answers(a.store), order)
+  }
+  assert.equal(seen.size, 2, 'both parent orders were exercised')
 })
