@@ -3,22 +3,15 @@
 // other nodes too. The trailers are untrusted text: lines that do not parse are skipped (they only feed history;
 // the tree, validated separately, is what decides values).
 import { changeTrailerBytesMax } from '../limits.js'
-import type { Operation, Version } from '../types.js'
+import type { HistoryEntry, Operation } from '../types.js'
 import { changeTrailer, commitDate } from './commit-message.js'
 import { gitOk } from './git-process.js'
 import { parseVersion } from './hlc.js'
 import { normalizeKey } from './keys.js'
 
-/** One change of one commit, as history() reports it. */
-export interface HistoryRow {
+/** One change of one commit, as history() reports it, with the key it belongs to. */
+export interface HistoryRow extends HistoryEntry {
   readonly key: string
-  readonly commit: string
-  readonly date: string
-  readonly author: string
-  readonly message: string
-  readonly op: Operation
-  readonly version: Version
-  readonly node: string
 }
 
 const operations: ReadonlySet<string> = new Set<Operation>(['set', 'delete', 'cas', 'expire', 'rollback', 'merge'])

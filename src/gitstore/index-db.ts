@@ -5,7 +5,7 @@ import { GitConfigError } from '../errors.js'
 import type { KeyMeta } from './entry.js'
 import { decodeMeta, encodeMeta } from './entry.js'
 import { formatVersion, parseVersion } from './hlc.js'
-import type { Operation, Version } from '../types.js'
+import type { HistoryEntry, Operation, Version } from '../types.js'
 import type { HistoryRow } from './foreign-history.js'
 
 /** The current state of one key as the index stores it; value null for a tombstone. */
@@ -48,15 +48,6 @@ export interface IndexBatch {
   readonly writtenIn?: readonly string[]
 }
 
-export interface StoredHistoryEntry {
-  readonly commit: string
-  readonly date: string
-  readonly author: string
-  readonly message: string
-  readonly op: Operation
-  readonly version: Version
-  readonly node: string
-}
 
 const seqWidth = 12
 const deadlineWidth = 16
@@ -225,10 +216,10 @@ export class IndexDb {
   }
 
   /** Newest-first history of one key. */
-  async history (key: string, limit: number): Promise<StoredHistoryEntry[]> {
-    const out: StoredHistoryEntry[] = []
+  async history (key: string, limit: number): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = []
     for await (const value of this.db.values({ gte: `${P.hist}${key}\u0000`, lt: `${P.hist}${key}\u0001`, reverse: true, limit })) {
-      const raw = JSON.parse(textOf(value)) as Omit<StoredHistoryEntry, 'version'> & { version: string }
+      const raw = JSON.parse(textOf(value)) as Omit<HistoryEntry, 'version'> & { version: string }
       const version = parseVersion(raw.version)
       if (version === null) throw new GitConfigError('INTERNAL', 'corrupt history record')
       out.push({ ...raw, version })

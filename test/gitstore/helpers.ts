@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import type { TestContext } from 'node:test'
-import { GitConfigStore, type GitConfigStoreOptions } from '../../src/index.js'
+import { GitConfigStore, type GitConfigStoreOptions, type WatchEvent } from '../../src/index.js'
 
 const cleanups = new WeakMap<TestContext, Array<() => Promise<unknown> | unknown>>()
 
@@ -78,4 +78,15 @@ export function childEnv (): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.NODE_TEST_CONTEXT
   return env
+}
+
+/** The next n events of a watch (fewer if it ends first). */
+export async function take (it: AsyncIterator<WatchEvent>, n: number): Promise<WatchEvent[]> {
+  const out: WatchEvent[] = []
+  while (out.length < n) {
+    const r = await it.next()
+    if (r.done === true) break
+    out.push(r.value)
+  }
+  return out
 }

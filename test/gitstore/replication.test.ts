@@ -2,20 +2,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { GitConfigStore, type WatchEvent } from '../../src/index.js'
+import { GitConfigStore } from '../../src/index.js'
 import type { GroupCommitter } from '../../src/gitstore/group-commit.js'
-import { eventually, git, text } from './helpers.js'
+import { eventually, git, take, text } from './helpers.js'
 import { openReplica, pull, snapshot, treeOf } from './replication-helpers.js'
-
-async function take (it: AsyncIterator<WatchEvent>, n: number): Promise<WatchEvent[]> {
-  const out: WatchEvent[] = []
-  while (out.length < n) {
-    const r = await it.next()
-    if (r.done === true) break
-    out.push(r.value)
-  }
-  return out
-}
 
 test('divergent writes on two stores merge to the same commit and tree on both, whichever merges first', async (t) => {
   const a = await openReplica(t, 'node-a')

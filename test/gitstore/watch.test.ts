@@ -1,18 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { GitConfigError, type WatchEvent } from '../../src/index.js'
+import { GitConfigError } from '../../src/index.js'
 import { watchQueueEventsMax } from '../../src/limits.js'
-import { openTempStore, text } from './helpers.js'
-
-async function take (it: AsyncIterator<WatchEvent>, n: number): Promise<WatchEvent[]> {
-  const out: WatchEvent[] = []
-  while (out.length < n) {
-    const r = await it.next()
-    if (r.done === true) break
-    out.push(r.value)
-  }
-  return out
-}
+import { openTempStore, take, text } from './helpers.js'
 
 test('watch yields live changes of a key or a prefix in commit order with op, value and commit', async (t) => {
   const { store } = await openTempStore(t)
