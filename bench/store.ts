@@ -25,7 +25,7 @@ const sizes = {
 const rows: Array<[string, string, string]> = []
 function row (metric: string, value: string, goal: string): void {
   rows.push([metric, value, goal])
-  console.error(`  ${metric}: ${value}`)
+  if (!process.argv.includes('--rss-only')) console.error(`  ${metric}: ${value}`)
 }
 
 function percentile (sorted: number[], p: number): number {

@@ -6,6 +6,11 @@ import { formatVersion } from './hlc.js'
 
 export const changeTrailer = 'GitConfig-Change'
 
+/** ISO date of a commit time in seconds; the one formatter used by the writer, the merge and the rebuild alike. */
+export function commitDate (timeSec: number): string {
+  return new Date(timeSec * 1000).toISOString()
+}
+
 export interface MessageChange {
   readonly key: string
   readonly meta: KeyMeta

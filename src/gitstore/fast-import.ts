@@ -58,10 +58,60 @@ export function commitStream (req: CommitRequest, from: string | null): Buffer {
   return Buffer.concat(parts)
 }
 
+/** A commit with explicit parents (merge commits): the tree starts as the first parent's and takes `files`. */
+export interface ParentedCommitRequest extends Omit<CommitRequest, 'files'> {
+  readonly parents: readonly string[]
+  /** Files set from existing blobs (by id) or deleted. */
+  readonly files: ReadonlyArray<{ readonly path: string, readonly blob: string | null }>
+}
+
+const objectIdPattern = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/
+
+function checkedPath (path: string): string {
+  if (!safePathPattern.test(path)) throw new Error(`unsafe path reached fast-import: ${JSON.stringify(path)}`)
+  return path
+}
+
+function checkedOid (oid: string): string {
+  if (!objectIdPattern.test(oid)) throw new Error(`not an object id: ${JSON.stringify(oid)}`)
+  return oid
+}
+
+/** The stream for a commit with explicit parents, then the checkpoint and the mark query that acknowledges it. */
+export function parentedCommitStream (req: ParentedCommitRequest): Buffer {
+  if (req.parents.length === 0) throw new Error('a parented commit needs at least one parent')
+  const parts: Buffer[] = [Buffer.from(`commit ${req.branch}\nmark :1\n`)]
+  parts.push(Buffer.from(signatureLine('author', req.author) + signatureLine('committer', req.committer)))
+  parts.push(...dataCommand(textEncoder.encode(req.message)))
+  parts.push(Buffer.from(`from ${checkedOid(req.parents[0])}\n`))
+  for (const p of req.parents.slice(1)) parts.push(Buffer.from(`merge ${checkedOid(p)}\n`))
+  for (const f of req.files) {
+    parts.push(Buffer.from(f.blob === null ? `D ${checkedPath(f.path)}\n` : `M 100644 ${checkedOid(f.blob)} ${checkedPath(f.path)}\n`))
+  }
+  parts.push(Buffer.from('\ncheckpoint\nget-mark :1\n'))
+  return Buffer.concat(parts)
+}
+
+/** The path `resetStream` asks about; any answer (present or `missing`) will do. */
+const formatProbePath = '.gitconfig-format'
+
+/**
+ * Moves a branch to an existing commit (a fast-forward), then asks `ls` about the commit's root: git answers only
+ * after the checkpoint has moved (and fsynced) the ref, so the answer acknowledges the move.
+ */
+export function resetStream (branch: string, commit: string): Buffer {
+  return Buffer.from(`reset ${branch}\nfrom ${checkedOid(commit)}\n\ncheckpoint\nls ${commit} ${formatProbePath}\n`)
+}
+
 interface Waiter {
-  resolve: (commit: string) => void
+  /** Whether an answer line is the one expected; a false answer rejects. */
+  accept: (line: string) => boolean
+  resolve: (answer: string) => void
   reject: (err: Error) => void
 }
+
+const isCommitAnswer = (line: string): boolean => /^[0-9a-f]{40,64}$/.test(line)
+const isLsAnswer = (line: string): boolean => line.startsWith('missing ') || /^\d{6} \w+ [0-9a-f]{40,64}\t/.test(line)
 
 export class FastImport {
   private readonly child: ChildProcessWithoutNullStreams
@@ -93,12 +143,24 @@ export class FastImport {
   /** Sends one commit; resolves with its id once it is durable on refs/heads/main. */
   commit (req: CommitRequest): Promise<string> {
     if (this.exited) return Promise.reject(this.failure('git fast-import is not running'))
-    const stream = commitStream(req, this.from)
+    return this.send(commitStream(req, this.from), isCommitAnswer)
+  }
+
+  /** Sends a commit with explicit parents (a merge); resolves with its id once durable on the branch. */
+  commitWithParents (req: ParentedCommitRequest): Promise<string> {
+    return this.send(parentedCommitStream(req), isCommitAnswer)
+  }
+
+  /** Fast-forwards the branch to an existing commit; resolves once the ref update is durable. */
+  async resetBranch (branch: string, commit: string): Promise<void> {
+    await this.send(resetStream(branch, commit), isLsAnswer)
+  }
+
+  private send (stream: Buffer, accept: (line: string) => boolean): Promise<string> {
+    if (this.exited) return Promise.reject(this.failure('git fast-import is not running'))
     return new Promise((resolve, reject) => {
-      this.waiters.push({
-        resolve: (commit) => { this.from = null; resolve(commit) },
-        reject
-      })
+      // The branch now has a tip inside fast-import, so later commits must not name `from` again.
+      this.waiters.push({ accept, resolve: (answer) => { this.from = null; resolve(answer) }, reject })
       this.child.stdin.write(stream)
     })
   }
@@ -121,7 +183,7 @@ export class FastImport {
     for (const line of lines) {
       const waiter = this.waiters.shift()
       if (waiter === undefined) continue
-      if (/^[0-9a-f]{40,64}$/.test(line)) waiter.resolve(line)
+      if (waiter.accept(line)) waiter.resolve(line)
       else waiter.reject(this.failure(`unexpected answer from git fast-import: ${JSON.stringify(line)}`))
     }
   }

@@ -26,10 +26,11 @@ export interface GitResult {
 }
 
 /** Runs git to completion, collecting its output. Rejects only when git cannot be started. */
-export function runGit (gitDir: string | null, args: readonly string[], input?: string | Uint8Array): Promise<GitResult> {
+export function runGit (gitDir: string | null, args: readonly string[], input?: string | Uint8Array,
+  more: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<GitResult> {
   const fullArgs = gitDir === null ? [...gitConfigArgs, ...args] : [...gitConfigArgs, '--git-dir', gitDir, ...args]
   return new Promise((resolve, reject) => {
-    const child = spawn('git', fullArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() })
+    const child = spawn('git', fullArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...gitEnv(), ...more.env }, timeout: more.timeoutMs, killSignal: 'SIGKILL' })
     const out: Buffer[] = []
     let err = ''
     child.stdout.on('data', (b: Buffer) => out.push(b))

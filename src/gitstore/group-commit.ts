@@ -7,7 +7,7 @@ import { GitConfigError } from '../errors.js'
 import { authorBytesMax, commitBatchChangesMax, writeQueueChangesMax } from '../limits.js'
 import { commitMessage, sanitizeAuthor } from './commit-message.js'
 import { encodeMeta, type KeyMeta } from './entry.js'
-import { FastImport, type FileChange } from './fast-import.js'
+import { FastImport, type FileChange, type ParentedCommitRequest } from './fast-import.js'
 import { keyToTreeDir, metaFileName, valueFileName } from './keys.js'
 import { branchRef, formatFileName, formatVersion, readHead } from './repository.js'
 
@@ -52,6 +52,30 @@ interface Group {
   readonly reject: (err: Error) => void
 }
 
+/**
+ * What a task run with `runExclusive` may do while it alone holds the writer: local writes wait in the queue meanwhile.
+ * A failure of either git call stops fast-import (the next write restarts it from the real tip of main).
+ */
+export interface ExclusiveWriter {
+  /** The tip of main as the writer knows it. */
+  readonly head: string | null
+  /** Commits with explicit parents; durable on main when it resolves. */
+  commitWithParents: (req: Omit<ParentedCommitRequest, 'branch'>) => Promise<string>
+  /** Moves main to `commit`, which must contain the current head; durable when it resolves. */
+  fastForward: (commit: string) => Promise<void>
+  /**
+   * Takes queued (not yet committed) changes for which `superseded` is true out of the queue. Their callers are
+   * answered with `commit` (the durable commit that supersedes them) once their group has nothing else left, or
+   * with their group's commit otherwise. Returns the changes taken.
+   */
+  dropQueued: (superseded: (c: Change) => boolean, commit: string) => Change[]
+}
+
+interface ExclusiveTask {
+  readonly run: (writer: ExclusiveWriter) => Promise<void>
+  readonly reject: (err: Error) => void
+}
+
 const textEncoder = new TextEncoder()
 
 /** The git blob id of `data` (SHA-1 object format), so the index knows value ids without asking git. */
@@ -61,6 +85,7 @@ export function blobOid (data: Uint8Array): string {
 
 export class GroupCommitter {
   private queue: Group[] = []
+  private exclusive: ExclusiveTask[] = []
   private queuedChanges = 0
   private running = false
   private fastImport: FastImport | null = null
@@ -89,12 +114,27 @@ export class GroupCommitter {
     return new Promise((resolve, reject) => {
       this.queue.push({ changes, resolve, reject })
       this.queuedChanges += changes.length
-      if (!this.running) {
-        this.running = true
-        // Let callers of the same tick join this commit.
-        setImmediate(() => { void this.loop() })
-      }
+      this.wake()
     })
+  }
+
+  /**
+   * Runs `task` alone in the write loop (merges, fast-forwards), ahead of queued local writes, and resolves with
+   * its result. Tasks run one at a time, in the order given.
+   */
+  runExclusive<T> (task: (writer: ExclusiveWriter) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.exclusive.push({ run: async (writer) => { resolve(await task(writer)) }, reject })
+      this.wake()
+    })
+  }
+
+  private wake (): void {
+    if (!this.running) {
+      this.running = true
+      // Let callers of the same tick join this commit.
+      setImmediate(() => { void this.loop() })
+    }
   }
 
   /** Resolves when the queue is empty and no commit is in flight. */
@@ -129,7 +169,12 @@ export class GroupCommitter {
   }
 
   private async loop (): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.exclusive.length > 0) {
+      const task = this.exclusive.shift()
+      if (task !== undefined) {
+        await this.runTask(task)
+        continue
+      }
       const batch = this.takeBatch()
       try {
         await this.commitBatch(batch)
@@ -139,6 +184,56 @@ export class GroupCommitter {
     }
     this.running = false
     for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  private async runTask (task: ExclusiveTask): Promise<void> {
+    const gitFailed = async <T>(op: () => Promise<T>): Promise<T> => {
+      try {
+        return await op()
+      } catch (err) {
+        // The state of fast-import's branch is unknown now: start a fresh one (from the real tip) for the next write.
+        this.fastImport?.kill()
+        this.fastImport = null
+        throw err
+      }
+    }
+    const currentHead = (): string | null => this.head
+    const writer: ExclusiveWriter = {
+      get head () { return currentHead() },
+      commitWithParents: async (req) => await gitFailed(async () => {
+        const fi = await this.ensureFastImport()
+        const commit = await fi.commitWithParents({ ...req, branch: branchRef })
+        this.head = commit
+        return commit
+      }),
+      fastForward: async (commit) => { await gitFailed(async () => {
+        const fi = await this.ensureFastImport()
+        await fi.resetBranch(branchRef, commit)
+        this.head = commit
+      }) },
+      dropQueued: (superseded, commit) => this.dropQueued(superseded, commit)
+    }
+    try {
+      // Started first, so the head the task sees is the tip fast-import will build on.
+      await this.ensureFastImport()
+      await task.run(writer)
+    } catch (err) {
+      task.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private dropQueued (superseded: (c: Change) => boolean, commit: string): Change[] {
+    const taken: Change[] = []
+    const kept: Group[] = []
+    for (const g of this.queue) {
+      const left = g.changes.filter((c) => !superseded(c))
+      taken.push(...g.changes.filter((c) => superseded(c)))
+      this.queuedChanges -= g.changes.length - left.length
+      if (left.length === 0) g.resolve(commit)
+      else kept.push(left.length === g.changes.length ? g : { ...g, changes: left })
+    }
+    this.queue = kept
+    return taken
   }
 
   private failEverything (batch: Group[], err: unknown): void {

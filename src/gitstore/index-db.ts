@@ -6,6 +6,7 @@ import type { KeyMeta } from './entry.js'
 import { decodeMeta, encodeMeta } from './entry.js'
 import { formatVersion, parseVersion } from './hlc.js'
 import type { Operation, Version } from '../types.js'
+import type { HistoryRow } from './foreign-history.js'
 
 /** The current state of one key as the index stores it; value null for a tombstone. */
 export interface CurrentEntry {
@@ -38,6 +39,13 @@ export interface IndexBatch {
   readonly values: ReadonlyArray<Uint8Array | null>
   /** TTL index entries made obsolete by this batch (expired keys), as [deadlineMs, key]. */
   readonly clearedDeadlines: ReadonlyArray<readonly [number, string]>
+  /**
+   * History rows to record instead of the record's own changes: a merge or fast-forward records the foreign
+   * commits that made the changes, not the merge commit. Omitted: each change of the record is its own row.
+   */
+  readonly history?: readonly HistoryRow[]
+  /** The commit that wrote each change (the current entry's `commit`), in the order of the record's changes. */
+  readonly writtenIn?: readonly string[]
 }
 
 export interface StoredHistoryEntry {
@@ -52,6 +60,12 @@ export interface StoredHistoryEntry {
 
 const seqWidth = 12
 const deadlineWidth = 16
+const counterWidth = 10
+/**
+ * Layout version of the index. 2: history rows keyed by version (see historyKey). An index without it, or with
+ * another, is rebuilt from git.
+ */
+export const indexFormat = '2'
 const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
@@ -83,6 +97,26 @@ const P = { cur: 'c!', hist: 'h!', log: 'l!', commitSeq: 's!', ttl: 't!', state:
 const bytesOf = (text: string): Uint8Array => textEncoder.encode(text)
 const textOf = (bytes: Uint8Array): string => textDecoder.decode(bytes)
 
+/**
+ * History rows are keyed by the change's version (then op rank: an expiry sorts just above the write it expires),
+ * not by when this node learned of it: history is then the same on every node and after a rebuild, whatever order
+ * merges arrived in, and a change recorded twice (its own commit, then again via a merge) is one row.
+ */
+function historyKey (key: string, op: Operation, version: Version): string {
+  return `${P.hist}${key}\u0000${versionKey(version)}\u0000${op === 'expire' ? 1 : 0}`
+}
+
+function versionKey (v: Version): string {
+  return `${pad(v.wallMs, deadlineWidth)}.${pad(v.counter, counterWidth)}@${v.node}`
+}
+
+function historyValue (row: Omit<HistoryRow, 'key'>): string {
+  return JSON.stringify({
+    commit: row.commit, date: row.date, author: row.author, message: row.message,
+    op: row.op, version: formatVersion(row.version), node: row.node
+  })
+}
+
 type Db = Level<string, Uint8Array>
 type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
@@ -110,13 +144,26 @@ export class IndexDb {
   /** Deletes everything (before a rebuild from git). */
   async clear (): Promise<void> { await this.db.clear() }
 
-  async head (): Promise<{ commit: string | null, seq: number, maxVersion: Version | null }> {
-    const [commit, seq, maxVersion] = await this.db.getMany([P.state + 'head', P.state + 'seq', P.state + 'maxVersion'])
+  async head (): Promise<{ commit: string | null, seq: number, maxVersion: Version | null, format: string | null }> {
+    const [commit, seq, maxVersion, format] = await this.db.getMany([P.state + 'head', P.state + 'seq', P.state + 'maxVersion', P.state + 'format'])
     return {
       commit: commit === undefined ? null : textOf(commit),
       seq: seq === undefined ? 0 : Number(textOf(seq)),
-      maxVersion: maxVersion === undefined ? null : parseVersion(textOf(maxVersion))
+      maxVersion: maxVersion === undefined ? null : parseVersion(textOf(maxVersion)),
+      format: format === undefined ? null : textOf(format)
     }
+  }
+
+  /** Records history rows on their own (a rebuild reads them from git before the change log). */
+  async writeHistory (rows: readonly HistoryRow[]): Promise<void> {
+    if (rows.length === 0) return
+    await this.db.batch(rows.map((r) => ({ type: 'put' as const, key: historyKey(r.key, r.op, r.version), value: bytesOf(historyValue(r)) })))
+  }
+
+  /** The commit that wrote a key's entry (found by its version and op); null when history does not know it. */
+  async commitThatWrote (key: string, op: Operation, version: Version): Promise<string | null> {
+    const bytes = await this.db.get(historyKey(key, op, version))
+    return bytes === undefined ? null : (JSON.parse(textOf(bytes)) as { commit: string }).commit
   }
 
   async getCurrent (key: string): Promise<CurrentEntry | null> {
@@ -151,13 +198,18 @@ export class IndexDb {
       ops.push({ type: 'put', key, value: typeof value === 'string' ? bytesOf(value) : value })
     }
     const serialized: SerializedChange[] = []
+    for (const r of batch.history ?? []) put(historyKey(r.key, r.op, r.version), historyValue(r))
     record.changes.forEach((c, i) => {
-      put(P.cur + c.key, encodeCurrent({ key: c.key, meta: c.meta, valueOid: c.valueOid, value: batch.values[i], commit: record.commit }))
-      put(`${P.hist}${c.key}\u0000${pad(record.seq, seqWidth)}`, JSON.stringify({
-        commit: record.commit, date: record.date, author: c.meta.author, message: record.message,
-        op: c.meta.op, version: formatVersion(c.meta.version), node: c.meta.version.node
-      }))
-      if (c.meta.expiresAtMs !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
+      const commit = batch.writtenIn?.[i] ?? record.commit
+      put(P.cur + c.key, encodeCurrent({ key: c.key, meta: c.meta, valueOid: c.valueOid, value: batch.values[i], commit }))
+      if (batch.history === undefined) {
+        put(historyKey(c.key, c.meta.op, c.meta.version), historyValue({
+          commit: record.commit, date: record.date, author: c.meta.author, message: record.message,
+          op: c.meta.op, version: c.meta.version, node: c.meta.version.node
+        }))
+      }
+      // Only values wait for expiry; an expire tombstone keeps the deadline in its meta but has nothing to expire.
+      if (c.meta.expiresAtMs !== null && c.valueOid !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
       serialized.push({ k: c.key, m: encodeMeta(c.meta), o: c.valueOid })
     })
     for (const [deadline, key] of batch.clearedDeadlines) {
@@ -168,6 +220,7 @@ export class IndexDb {
     put(P.state + 'head', record.commit)
     put(P.state + 'seq', String(record.seq))
     put(P.state + 'maxVersion', formatVersion(maxVersion))
+    put(P.state + 'format', indexFormat)
     await this.db.batch(ops)
   }
 
@@ -181,14 +234,6 @@ export class IndexDb {
       out.push({ ...raw, version })
     }
     return out
-  }
-
-  /** The commit that last changed `key` at or before change-log position `seq`; null if none did. */
-  async lastChangeAtOrBefore (key: string, seq: number): Promise<string | null> {
-    for await (const value of this.db.values({ gte: `${P.hist}${key}\u0000`, lte: `${P.hist}${key}\u0000${pad(seq, seqWidth)}`, reverse: true, limit: 1 })) {
-      return (JSON.parse(textOf(value)) as { commit: string }).commit
-    }
-    return null
   }
 
   async seqOfCommit (commit: string): Promise<number | null> {

@@ -94,16 +94,21 @@ export function keyToTreeDir (key: string): string {
   return key.slice(1).split('/').map(encodeSegment).join('/')
 }
 
-/** Inverse of keyToTreeDir; null for a directory no key maps to. */
+/** Inverse of keyToTreeDir; null for a directory no valid key maps to (foreign or hand-made files). */
 export function treeDirToKey (dir: string): string | null {
   const parts = dir.split('/')
   const segments: string[] = []
   for (const part of parts) {
     const segment = decodeSegment(part)
-    if (segment === null) return null
+    if (segment === null || segment === '.' || segment === '..' || segment.includes('/')) return null
     segments.push(segment)
   }
-  return '/' + segments.join('/')
+  const key = '/' + segments.join('/')
+  try {
+    return normalizeKey(key, Number.MAX_SAFE_INTEGER) === key ? key : null
+  } catch {
+    return null
+  }
 }
 
 /** True when `key` is `prefix` itself or below it ('' is the root and matches every key). */

@@ -15,7 +15,7 @@ export interface GitConfigStoreOptions {
   readonly clock?: () => number
   /** Run background repack / commit-graph (default true). */
   readonly maintenance?: boolean
-  /** Commits between maintenance rounds (default maintenanceCommitsInterval, 2,000). */
+  /** Commits between maintenance rounds (default maintenanceCommitsInterval, 100). */
   readonly maintenanceCommits?: number
 }
 

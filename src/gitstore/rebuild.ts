@@ -2,13 +2,16 @@
 // commit (or from the root when the index is empty or off the chain) and indexes each commit's tree diff. The tree
 // is the truth: a key's state after a commit is its `.meta` and `.value` there, whatever the message says.
 import { GitConfigError } from '../errors.js'
+import { commitDate } from './commit-message.js'
 import { decodeMeta } from './entry.js'
 import type { KeyMeta } from './entry.js'
 import { compareVersions } from './hlc.js'
 import type { Version } from '../types.js'
 import type { CatFile } from './cat-file.js'
 import { gitOk, runGit } from './git-process.js'
-import type { IndexDb, LoggedChange } from './index-db.js'
+import { readChangeTrailers } from './foreign-history.js'
+import { indexFormat, type IndexDb, type LoggedChange } from './index-db.js'
+import { keyBytesMaxDefault } from '../limits.js'
 import { metaFileName, treeDirToKey, valueFileName } from './keys.js'
 
 export interface CatchUpResult {
@@ -18,10 +21,10 @@ export interface CatchUpResult {
   readonly maxVersion: Version | null
 }
 
-/** ISO date of a commit time in seconds; the one formatter used by the writer and the rebuild alike. */
-export function commitDate (timeSec: number): string {
-  return new Date(timeSec * 1000).toISOString()
-}
+export { commitDate }
+
+/** History rows written per LevelDB batch during a rebuild. */
+const rebuildHistoryRowsPerBatch = 1_000
 
 interface ParsedCommit {
   commit: string
@@ -55,18 +58,23 @@ function parseLog (text: string): ParsedCommit[] {
 }
 
 /** Indexes every commit on main after the indexed head; a full rebuild when the index cannot be continued. */
-export async function catchUpIndex (gitDir: string, catFile: CatFile, index: IndexDb, gitHead: string | null): Promise<CatchUpResult> {
+export async function catchUpIndex (gitDir: string, catFile: CatFile, index: IndexDb, gitHead: string | null,
+  keyBytesMax = keyBytesMaxDefault): Promise<CatchUpResult> {
   let state = await index.head()
   let rebuilt = false
-  if (state.commit !== null && (gitHead === null || !(await isAncestor(gitDir, state.commit, gitHead)))) {
+  if (state.commit !== null && (state.format !== indexFormat || gitHead === null || !(await isAncestor(gitDir, state.commit, gitHead)))) {
     await index.clear()
-    state = { commit: null, seq: 0, maxVersion: null }
+    state = { commit: null, seq: 0, maxVersion: null, format: indexFormat }
     rebuilt = true
   }
   if (gitHead === null || state.commit === gitHead) {
     return { commitsIndexed: 0, rebuiltFromScratch: rebuilt, seq: state.seq, maxVersion: state.maxVersion }
   }
   const range = state.commit === null ? [gitHead] : [`${state.commit}..${gitHead}`]
+  // History first, from every non-merge commit (merged-in ones included), so the change-log records below can name
+  // the commit that wrote each entry, as a live merge does.
+  const rows = await readChangeTrailers(gitDir, range, keyBytesMax, Number.MAX_SAFE_INTEGER)
+  for (let i = 0; i < rows.length; i += rebuildHistoryRowsPerBatch) await index.writeHistory(rows.slice(i, i + rebuildHistoryRowsPerBatch))
   const out = await gitOk(gitDir, ['log', '--first-parent', '--reverse', '--raw', '--no-renames', '--no-abbrev',
     '--diff-merges=first-parent', '--format=%x1e%H%x1f%ct%x1f%s', ...range, '--'])
   let seq = state.seq
@@ -76,6 +84,7 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
     const changes: LoggedChange[] = []
     const values: Array<Uint8Array | null> = []
     const cleared: Array<[number, string]> = []
+    const writtenIn: string[] = []
     for (const [path, metaOid] of c.files) {
       if (!path.endsWith('/' + metaFileName) || metaOid === null) continue
       const dir = path.slice(0, -(metaFileName.length + 1))
@@ -86,10 +95,12 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
       if (meta === null) throw new GitConfigError('INTERNAL', `commit ${c.commit} holds an unreadable ${path}`)
       const valuePath = `${dir}/${valueFileName}`
       const previous = await index.getCurrent(key)
-      if (previous !== null && previous.meta.expiresAtMs !== null) cleared.push([previous.meta.expiresAtMs, key])
-      const valueOid = c.files.has(valuePath) ? c.files.get(valuePath) ?? null : previous?.valueOid ?? null
-      const valueObj = valueOid === null ? null : await catFile.read(valueOid)
+      if (previous !== null && previous.meta.expiresAtMs !== null && previous.valueOid !== null) cleared.push([previous.meta.expiresAtMs, key])
+      // Read from the commit itself: after a merge, the index's previous entry need not be the first parent's.
+      const valueObj = await catFile.read(`${c.commit}:${valuePath}`)
+      const valueOid = valueObj?.oid ?? null
       changes.push({ key, meta, valueOid })
+      writtenIn.push(await index.commitThatWrote(key, meta.op, meta.version) ?? c.commit)
       values.push(valueObj === null ? null : new Uint8Array(valueObj.data))
       if (maxVersion === null || compareVersions(meta.version, maxVersion) > 0) maxVersion = meta.version
     }
@@ -97,7 +108,9 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
     await index.write({
       record: { seq, commit: c.commit, date: commitDate(c.timeSec), message: c.subject, changes },
       values,
-      clearedDeadlines: cleared
+      clearedDeadlines: cleared,
+      history: [],
+      writtenIn
     }, maxVersion ?? { wallMs: 0, counter: 0, node: 'none' })
   }
   return { commitsIndexed: commits.length, rebuiltFromScratch: rebuilt, seq, maxVersion }

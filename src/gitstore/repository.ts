@@ -12,6 +12,8 @@ export const branchRef = 'refs/heads/main'
 /** Root blob naming the storage format version (docs/format.md). */
 export const formatFileName = '.gitconfig-format'
 export const formatVersion = '1'
+/** Prefix of the quarantine folders pack ingests use inside objects/ (pack-transfer.ts). */
+export const ingestQuarantinePrefix = 'gitconfig-incoming-'
 
 export interface RepositoryPaths {
   readonly gitDir: string
@@ -109,6 +111,10 @@ export async function clearStaleLocks (gitDir: string): Promise<string[]> {
       const text = await readFile(path, 'utf8').catch(() => '')
       if (text.startsWith('fast-import')) await remove(path)
     }
+  }
+  // Quarantines of pack ingests a crash interrupted (pack-transfer.ts): nothing in them was ever published.
+  for (const name of await readdir(join(gitDir, 'objects')).catch(() => [] as string[])) {
+    if (name.startsWith(ingestQuarantinePrefix)) await remove(join(gitDir, 'objects', name))
   }
   for (const name of ['objects/info/commit-graphs/commit-graph-chain.lock', 'objects/info/commit-graph.lock']) {
     if (await exists(join(gitDir, name))) await remove(join(gitDir, name))

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import {
   currentCacheBytesMax, currentCacheEntriesMax, expiryCheckIntervalMs, expiryPassKeysMax, historyLimitMax,
-  maintenanceIntervalMs, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
+  ingestPackBytesMaxDefault, maintenanceIntervalMs, packWantCommitsMax, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
 } from '../limits.js'
 import type {
   CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
@@ -21,6 +21,7 @@ import type {
 import { CatFile } from './cat-file.js'
 import { CurrentCache } from './current-cache.js'
 import { decodeMeta, type KeyMeta, type TreeEntry } from './entry.js'
+import { expiryTombstone } from './merge.js'
 import { checkGitVersion } from './git-process.js'
 import { GroupCommitter, type Change, type CommittedBatch } from './group-commit.js'
 import { compareVersions, HybridLogicalClock } from './hlc.js'
@@ -35,15 +36,34 @@ import {
 } from './repository.js'
 import { readTreeEntries } from './tree-reader.js'
 import { Watcher } from './watcher.js'
+import { mergeInto, type AppliedMerge, type MergeResult } from './merge-into.js'
+import { checkCommitIds, createPack, ingestPack, isCommitComplete, type PackRequest } from './pack-transfer.js'
+import { fetchFromRemote, pushToRemote } from './remote.js'
+import type { HistoryRow } from './foreign-history.js'
 
 export type { GitConfigStoreOptions } from './options.js'
 export type { Change } from './group-commit.js'
+export type { MergeResult, MergeOutcome } from './merge-into.js'
+export type { PackRequest } from './pack-transfer.js'
 
 /** Emitted once per durable commit, in commit order (the node counts metrics and gossips heads from it). */
 export interface CommitEvent {
   readonly commit: string
   readonly seq: number
   readonly changes: ReadonlyArray<{ readonly key: string, readonly meta: KeyMeta, readonly valueOid: string | null }>
+}
+
+/** A commit that became durable on main, as the index and watchers learn of it. */
+interface DurableCommit {
+  readonly commit: string
+  readonly date: string
+  /** Subject line. */
+  readonly message: string
+  /** The changed keys' new entries; `commit` is the commit that wrote each (for merges, a foreign one). */
+  readonly entries: readonly CurrentEntry[]
+  readonly cleared: ReadonlyArray<readonly [number, string]>
+  /** History rows of a merge or fast-forward (the foreign commits); omitted for local commits. */
+  readonly history?: readonly HistoryRow[]
 }
 
 /** What a decision (CAS, delete, expiry) sees for a key: its newest accepted state. */
@@ -75,6 +95,13 @@ function checkOptionsObject (opts: unknown, what: string): Record<string, unknow
   if (opts === undefined || opts === null) return {}
   if (typeof opts !== 'object') throw new GitConfigError('INVALID_ARGUMENT', `${what} options must be an object`)
   return opts as Record<string, unknown>
+}
+
+function checkFullCommitId (commit: unknown): string {
+  if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit)) {
+    throw new GitConfigError('INVALID_ARGUMENT', `a full commit id (40 lowercase hex digits) is needed, got ${JSON.stringify(commit)}`)
+  }
+  return commit
 }
 
 function checkTtl (ttlMs: unknown): number | null {
@@ -185,7 +212,7 @@ export class GitConfigStore implements ConfigStore {
           throw new GitConfigError('INVALID_ARGUMENT', `${dir} holds storage format ${JSON.stringify(text ?? 'none')}; this version reads format ${formatVersion}`)
         }
       }
-      const caught = await catchUpIndex(paths.gitDir, catFile, index, head)
+      const caught = await catchUpIndex(paths.gitDir, catFile, index, head, opts.keyBytesMax)
       const hlc = new HybridLogicalClock(nodeId, opts.clock)
       if (caught.maxVersion !== null) hlc.restore(caught.maxVersion)
       const store = new GitConfigStore(dir, nodeId, paths, opts, index, catFile, hlc, head, caught.seq, caught.maxVersion, lockKey)
@@ -432,6 +459,70 @@ export class GitConfigStore implements ConfigStore {
   /** The commit refs/heads/main points to (null before the first write). */
   get head (): string | null { return this.committer.currentHead }
 
+  // ---------------------------------------------------------------- replication (docs/store.md "Replication")
+
+  /** True when the commit and everything it reaches are present locally. */
+  async hasCommit (commit: string): Promise<boolean> {
+    this.assertOpen()
+    return await isCommitComplete(this.paths.gitDir, [checkFullCommitId(commit)])
+  }
+
+  /** A thin pack of what `want` reaches minus what `have` reaches (unknown haves ignored, unknown wants UNKNOWN_COMMIT). */
+  createPack (req: PackRequest, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    this.assertOpen()
+    const exists = async (id: string): Promise<boolean> => (await this.catFile.read(`${id}^{commit}`))?.type === 'commit'
+    return createPack(this.paths.gitDir, req, exists, signal)
+  }
+
+  /**
+   * Stores a received pack, bounded by bytesMax, once every `expect` commit is complete with it; TRANSFER_FAILED
+   * (reason malformed, overflow or incomplete) leaves the repository and index unchanged.
+   */
+  async ingestPack (chunks: AsyncIterable<Uint8Array>, opts: { expect: readonly string[], bytesMax?: number, signal?: AbortSignal }): Promise<void> {
+    this.assertOpen()
+    const o = checkOptionsObject(opts, 'ingestPack')
+    const expect = checkCommitIds(o.expect, 'expect', packWantCommitsMax)
+    const bytesMax = o.bytesMax ?? ingestPackBytesMaxDefault
+    if (typeof bytesMax !== 'number' || !Number.isSafeInteger(bytesMax) || bytesMax < 1) {
+      throw new GitConfigError('INVALID_ARGUMENT', 'bytesMax must be a positive whole number of bytes')
+    }
+    await ingestPack(this.paths.gitDir, chunks, { expect, bytesMax, signal: o.signal instanceof AbortSignal ? o.signal : undefined })
+  }
+
+  /**
+   * Merges a complete local commit (usually a peer's head) into main, serialised with local writes: a no-op when
+   * main contains it, a fast-forward when main is behind it, else the deterministic merge commit (merge.ts).
+   */
+  async mergeFrom (commit: string, opts?: { signal?: AbortSignal }): Promise<MergeResult> {
+    this.assertOpen()
+    const foreign = checkFullCommitId(commit)
+    const signal = checkOptionsObject(opts, 'mergeFrom').signal
+    if (!(await isCommitComplete(this.paths.gitDir, [foreign]))) {
+      throw new GitConfigError('UNKNOWN_COMMIT', `${foreign} is not a complete commit of this repository (ingest its pack first)`, { commit: foreign })
+    }
+    this.assertOpen()
+    return await this.committer.runExclusive(async (writer) => await mergeInto({
+      gitDir: this.paths.gitDir,
+      catFile: this.catFile,
+      index: this.index,
+      limits: { keyBytesMax: this.opts.keyBytesMax, valueBytesMax: this.opts.valueBytesMax },
+      signal: signal instanceof AbortSignal ? signal : undefined,
+      applied: (m) => this.onMerged(m)
+    }, writer, foreign))
+  }
+
+  /** Pushes main to refs/heads/gitconfig/<nodeId> on a shared remote. */
+  async pushToRemote (remote: string): Promise<void> {
+    this.assertOpen()
+    await pushToRemote(this.paths.gitDir, remote, this.nodeId, this.committer.currentHead)
+  }
+
+  /** Fetches the remote's refs/heads/gitconfig/* into refs/remotes/gitconfig/*; returns their commit ids. */
+  async fetchFromRemote (remote: string): Promise<string[]> {
+    this.assertOpen()
+    return await fetchFromRemote(this.paths.gitDir, remote)
+  }
+
   /** Waits for the running background maintenance round, if any (tests). */
   async maintenanceSettled (): Promise<{ ok: boolean, message: string } | null> {
     await this.maintenance.settle()
@@ -517,40 +608,60 @@ export class GitConfigStore implements ConfigStore {
   }
 
   private onCommitted (batch: CommittedBatch): void {
-    this.seq += 1
-    const seq = this.seq
     const entries: CurrentEntry[] = batch.changes.map((c, i) => ({
       key: c.key, meta: c.meta, valueOid: batch.valueOids[i], value: c.value, commit: batch.commit
     }))
-    batch.changes.forEach((c, i) => {
-      this.unindexed.set(c.key, entries[i])
+    batch.changes.forEach((c) => {
       if (this.accepted.get(c.key) === c) this.accepted.delete(c.key)
-      if (c.meta.op !== 'expire' && (this.maxVersion === null || compareVersions(c.meta.version, this.maxVersion) > 0)) this.maxVersion = c.meta.version
+      if (c.meta.op !== 'expire') this.noteVersion(c.meta.version)
     })
+    const cleared = batch.changes.flatMap((c) => (c.clearsDeadlineMs === null ? [] : [[c.clearsDeadlineMs, c.key] as const]))
+    this.recordDurable({ commit: batch.commit, date: commitDate(batch.timeSec), message: batch.subject, entries, cleared })
+  }
+
+  private onMerged (m: AppliedMerge): void {
+    for (const c of m.superseded) if (this.accepted.get(c.key) === c) this.accepted.delete(c.key)
+    // Only versions the clock accepts count: one far in the future (a peer's wrong clock) must not be restored.
+    if (m.maxVersion !== null && this.hlc.observe(m.maxVersion)) this.noteVersion(m.maxVersion)
+    this.recordDurable({ commit: m.commit, date: m.date, message: m.message, entries: m.entries, cleared: m.cleared, history: m.history })
+  }
+
+  private noteVersion (v: Version): void {
+    if (this.maxVersion === null || compareVersions(v, this.maxVersion) > 0) this.maxVersion = v
+  }
+
+  /**
+   * Makes a durable commit visible: reads see its entries at once (unindexed), commit listeners hear of it, and its
+   * index write is queued behind the previous ones (watchers are fed from there, in commit order).
+   */
+  private recordDurable (d: DurableCommit): void {
+    this.seq += 1
+    const seq = this.seq
+    for (const e of d.entries) this.unindexed.set(e.key, e)
     const record: LogRecord = {
       seq,
-      commit: batch.commit,
-      date: commitDate(batch.timeSec),
-      message: batch.subject,
-      changes: entries.map((e) => ({ key: e.key, meta: e.meta, valueOid: e.valueOid }))
+      commit: d.commit,
+      date: d.date,
+      message: d.message,
+      changes: d.entries.map((e) => ({ key: e.key, meta: e.meta, valueOid: e.valueOid }))
     }
-    const event: CommitEvent = { commit: batch.commit, seq, changes: record.changes }
+    const event: CommitEvent = { commit: d.commit, seq, changes: record.changes }
     for (const listener of this.commitListeners) {
       try { listener(event) } catch (err) { this.lastBackgroundError = err as Error }
     }
-    const cleared = batch.changes.flatMap((c) => (c.clearsDeadlineMs === null ? [] : [[c.clearsDeadlineMs, c.key] as const]))
-    const maxVersion = this.maxVersion ?? batch.changes[0].meta.version
+    const maxVersion = this.maxVersion ?? d.entries[0]?.meta.version ?? { wallMs: 0, counter: 0, node: this.nodeId }
+    const writtenIn = d.history === undefined ? undefined : d.entries.map((e) => e.commit)
     this.indexTail = this.indexTail.then(async () => {
       if (this.indexFailure !== null) return
       try {
-        await this.index.write({ record, values: entries.map((e) => e.value), clearedDeadlines: cleared }, maxVersion)
+        await this.index.write({ record, values: d.entries.map((e) => e.value), clearedDeadlines: d.cleared, history: d.history, writtenIn }, maxVersion)
       } catch (err) {
         this.indexFailure = new GitConfigError('INTERNAL', `the index write failed (${(err as Error).message}); ` +
           'the data is safe in git: reopen the store to rebuild the index')
         for (const w of [...this.watchers]) w.end(this.indexFailure)
         return
       }
-      this.afterIndexed(record, entries)
+      this.afterIndexed(record, d.entries)
     })
   }
 
@@ -576,7 +687,7 @@ export class GitConfigStore implements ConfigStore {
   private async catchUpAfterRestart (actualHead: string | null): Promise<void> {
     await this.indexTail
     const before = this.indexedSeq
-    const caught = await catchUpIndex(this.paths.gitDir, this.catFile, this.index, actualHead)
+    const caught = await catchUpIndex(this.paths.gitDir, this.catFile, this.index, actualHead, this.opts.keyBytesMax)
     this.cache.clear()
     this.indexGeneration += 1
     this.seq = caught.seq
@@ -650,8 +761,7 @@ export class GitConfigStore implements ConfigStore {
     const state = await this.readTreeKey(full, key)
     if (state === null || state.value === null) return null
     await this.indexSettled()
-    const seq = await this.index.seqOfCommit(full)
-    const changedIn = seq === null ? null : await this.index.lastChangeAtOrBefore(key, seq)
+    const changedIn = await this.index.commitThatWrote(key, state.meta.op, state.meta.version)
     return { key, value: state.value, version: state.meta.version, expiresAtMs: state.meta.expiresAtMs, commit: changedIn ?? full }
   }
 
@@ -667,7 +777,8 @@ export class GitConfigStore implements ConfigStore {
           for (const [deadline, key] of due) {
             let stale = false
             commits.push(this.decideAndCommit(key, (state) => {
-              if (state !== null && state.meta.op === 'expire') return null // already on its way
+              // Keys written through Raft expire through Raft (DESIGN.md "TTL"); reads hide them meanwhile.
+              if (state !== null && state.value !== null && state.meta.raftIndex !== null) return null
               if (state === null || state.value === null || state.meta.expiresAtMs !== deadline) { stale = true; return null }
               return expireChange(key, state.meta, deadline)
             }).then(async (commit) => {
@@ -691,15 +802,10 @@ export class GitConfigStore implements ConfigStore {
 }
 
 /**
- * The expiry tombstone of a write: same version and author as the write it expires, so every node derives the
- * identical tombstone (entry.ts compareEntries ranks it just above that write).
+ * The expire change for a write whose deadline passed: the shared expiryTombstone (merge.ts), so this node's expiry
+ * is byte-identical to the one any other node derives from the same write.
  */
 export function expireChange (key: string, expired: KeyMeta, deadlineMs: number): Change {
-  return {
-    key,
-    meta: { op: 'expire', version: expired.version, expiresAtMs: null, author: expired.author, raftIndex: null },
-    value: null,
-    clientAuthor: null,
-    clearsDeadlineMs: deadlineMs
-  }
+  const tombstone = expiryTombstone({ meta: expired, valueOid: null })
+  return { key, meta: tombstone.meta, value: null, clientAuthor: null, clearsDeadlineMs: deadlineMs }
 }

@@ -65,6 +65,12 @@ test('non-canonical encodings do not decode, so the encoding has one form per ke
   assert.equal(decodeSegment('a b'), null)
   assert.equal(decodeSegment('%FF'), null) // not UTF-8
   assert.equal(decodeSegment(''), null)
+  // Directories that decode to something no key can be are not keys: the rebuild skips them.
+  assert.equal(treeDirToKey('a/%2E'), null)
+  assert.equal(treeDirToKey('a/%2E%2E/b'), null)
+  assert.equal(treeDirToKey('a/%2F'), null)
+  assert.equal(treeDirToKey('a/%00'), null)
+  assert.equal(treeDirToKey('a/b%20c'), '/a/b c')
 })
 
 test('decode(encode(key)) = key and distinct keys get distinct paths (seeded random keys)', () => {

@@ -2,7 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { GitConfigStore } from '../../src/index.js'
-import { eventually, FakeClock, openTempStore, tempDir, text } from './helpers.js'
+import { encodeMeta } from '../../src/gitstore/entry.js'
+import { expiryTombstone } from '../../src/gitstore/merge.js'
+import { eventually, FakeClock, git, openTempStore, tempDir, text } from './helpers.js'
 
 test('with a fake clock: a read never returns an expired value, and expiry becomes an expire commit', async (t) => {
   const clock = new FakeClock()
@@ -22,14 +24,18 @@ test('with a fake clock: a read never returns an expired value, and expiry becom
   assert.ok(ops.includes('set') && ops.includes('cas'))
 })
 
-test('the expire commit carries the version and author of the write it expires', async (t) => {
+test('the expire commit is the shared expiry tombstone of the write it expires (same on every node)', async (t) => {
   const clock = new FakeClock()
-  const { store } = await openTempStore(t, { clock: clock.read })
-  const { version } = await store.set('/k', 'v', { ttlMs: 100, author: 'svc-1' })
+  const { store, dir } = await openTempStore(t, { clock: clock.read })
+  const { version, commit } = await store.set('/k', 'v', { ttlMs: 100, author: 'svc-1' })
+  const write = (await store.readTree(commit)).get('/k')
+  assert.ok(write !== undefined)
   clock.advance(100)
   const expire = await eventually(async () => (await store.history('/k'))[0].op === 'expire' ? (await store.history('/k'))[0] : undefined)
   assert.deepEqual(expire.version, version)
   assert.equal(expire.author, 'svc-1')
+  assert.equal(git(dir, 'show', `${expire.commit}:k/.meta`), encodeMeta(expiryTombstone(write).meta))
+  assert.throws(() => git(dir, 'show', `${expire.commit}:k/.value`))
 })
 
 test('renewal is a new write and moves the deadline; the old deadline expires nothing', async (t) => {

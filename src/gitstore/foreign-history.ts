@@ -1,0 +1,63 @@
+// The history a merge brings in: every non-merge commit reachable from the foreign head but not from main, read
+// from its GitConfig-Change trailers (commit-message.ts), so history(key) lists the commits that changed a key on
+// other nodes too. The trailers are untrusted text: lines that do not parse are skipped (they only feed history;
+// the tree, validated separately, is what decides values).
+import { changeTrailerBytesMax } from '../limits.js'
+import type { Operation, Version } from '../types.js'
+import { changeTrailer, commitDate } from './commit-message.js'
+import { gitOk } from './git-process.js'
+import { parseVersion } from './hlc.js'
+import { normalizeKey } from './keys.js'
+
+/** One change of one commit, as history() reports it. */
+export interface HistoryRow {
+  readonly key: string
+  readonly commit: string
+  readonly date: string
+  readonly author: string
+  readonly message: string
+  readonly op: Operation
+  readonly version: Version
+  readonly node: string
+}
+
+const operations: ReadonlySet<string> = new Set<Operation>(['set', 'delete', 'cas', 'expire', 'rollback', 'merge'])
+const trailerPrefix = `${changeTrailer}: `
+
+function parseTrailer (line: string, keyBytesMax: number): Omit<HistoryRow, 'commit' | 'date' | 'message'> | null {
+  if (!line.startsWith(trailerPrefix) || line.length > changeTrailerBytesMax) return null
+  let raw: unknown
+  try { raw = JSON.parse(line.slice(trailerPrefix.length)) } catch { return null }
+  if (typeof raw !== 'object' || raw === null) return null
+  const r = raw as Record<string, unknown>
+  if (typeof r.op !== 'string' || !operations.has(r.op) || typeof r.key !== 'string' || typeof r.version !== 'string' ||
+    typeof r.author !== 'string' || typeof r.node !== 'string') return null
+  const version = parseVersion(r.version)
+  if (version === null) return null
+  try {
+    if (normalizeKey(r.key, keyBytesMax) !== r.key) return null
+  } catch {
+    return null
+  }
+  return { key: r.key, op: r.op as Operation, version, author: r.author, node: r.node }
+}
+
+/**
+ * History rows of the non-merge commits in `range` (git revision arguments, e.g. [`^main`, foreign]), oldest
+ * first, from at most `commitsMax` commits (the newest ones).
+ */
+export async function readChangeTrailers (gitDir: string, range: readonly string[], keyBytesMax: number, commitsMax: number): Promise<HistoryRow[]> {
+  const out = await gitOk(gitDir, ['log', '--no-merges', '-z', `--max-count=${commitsMax}`, '--format=%H%x1f%ct%x1f%s%x1f%b', ...range, '--'])
+  const rows: HistoryRow[] = []
+  const commits = out.toString('utf8').split('\u0000').filter((c) => c !== '').reverse()
+  for (const block of commits) {
+    const [commit, time, subject, body] = block.split('\u001f')
+    if (!/^[0-9a-f]{40}$/.test(commit ?? '') || body === undefined) continue
+    const date = commitDate(Number(time))
+    for (const line of body.split('\n')) {
+      const t = parseTrailer(line, keyBytesMax)
+      if (t !== null) rows.push({ ...t, commit, date, message: subject })
+    }
+  }
+  return rows
+}

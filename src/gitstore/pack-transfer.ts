@@ -1,0 +1,177 @@
+// Moving objects between repositories: thin packs out (`git pack-objects`), packs in (`git index-pack`).
+//
+// A received pack is indexed into a quarantine object directory inside objects/ (git's own receive-pack does the
+// same), checked there, and only then renamed into objects/pack. Until that rename no git process of the store can
+// see its objects; so a pack that fails a check never leaves objects behind that fast-import could mistake for ones
+// it need not write again (fast-import skips objects that already exist in a pack), and nothing has to be deleted
+// from the live object store after a failure.
+import { spawn } from 'node:child_process'
+import { mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { GitConfigError } from '../errors.js'
+import { gitStderrBytesMax, packHaveCommitsMax, packWantCommitsMax } from '../limits.js'
+import { gitConfigArgs, gitEnv, runGit } from './git-process.js'
+import { ingestQuarantinePrefix } from './repository.js'
+
+
+const fullIdPattern = /^[0-9a-f]{40}$/
+
+export type TransferFailure = 'malformed' | 'overflow' | 'incomplete'
+
+export function transferFailed (reason: TransferFailure, message: string, details: Record<string, unknown> = {}): GitConfigError {
+  return new GitConfigError('TRANSFER_FAILED', message, { ...details, reason })
+}
+
+/** Checks a list of commit ids from a request: full lowercase 40-hex ids, at most `max`. */
+export function checkCommitIds (ids: unknown, what: string, max: number): string[] {
+  if (!Array.isArray(ids)) throw new GitConfigError('INVALID_ARGUMENT', `${what} must be an array of commit ids`)
+  if (ids.length > max) throw new GitConfigError('INVALID_ARGUMENT', `${what} lists ${ids.length} commits; the limit is ${max}`)
+  for (const id of ids) {
+    if (typeof id !== 'string' || !fullIdPattern.test(id)) {
+      throw new GitConfigError('INVALID_ARGUMENT', `${what} holds ${JSON.stringify(id)}, not a full commit id (40 lowercase hex digits)`)
+    }
+  }
+  return [...new Set(ids as string[])]
+}
+
+/** True when `commit` names a commit and every object it reaches is present (in `objectDir` too, when given). */
+export async function isCommitComplete (gitDir: string, commits: readonly string[], quarantine?: string): Promise<boolean> {
+  if (commits.length === 0) return true
+  const r = await runGit(gitDir, ['rev-list', '--objects', '--quiet', ...commits.map((c) => `${c}^{commit}`), '--not', '--all'],
+    undefined, { env: quarantine === undefined ? undefined : quarantineEnv(gitDir, quarantine) })
+  return r.code === 0
+}
+
+function quarantineEnv (gitDir: string, quarantine: string): NodeJS.ProcessEnv {
+  return { GIT_OBJECT_DIRECTORY: quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(gitDir, 'objects') }
+}
+
+export interface PackRequest {
+  readonly want: readonly string[]
+  readonly have: readonly string[]
+}
+
+/**
+ * Streams a thin pack of what `want` reaches minus what `have` reaches. `exists(id)` says whether a commit is
+ * known locally: unknown wants fail with UNKNOWN_COMMIT, unknown haves are left out.
+ */
+export async function * createPack (gitDir: string, req: PackRequest, exists: (id: string) => Promise<boolean>,
+  signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  const want = checkCommitIds(req.want, 'want', packWantCommitsMax)
+  const have = checkCommitIds(req.have, 'have', packHaveCommitsMax)
+  if (want.length === 0) throw new GitConfigError('INVALID_ARGUMENT', 'want lists no commit')
+  for (const w of want) {
+    if (!(await exists(w))) throw new GitConfigError('UNKNOWN_COMMIT', `${w} is not a commit of this repository`, { commit: w })
+  }
+  const known: string[] = []
+  for (const h of have) if (await exists(h)) known.push(h)
+  signal?.throwIfAborted()
+  const child = spawn('git', [...gitConfigArgs, '--git-dir', gitDir, 'pack-objects', '--revs', '--thin', '--stdout', '--quiet', '--delta-base-offset'],
+    { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { if (stderr.length < gitStderrBytesMax) stderr += b.toString('utf8') })
+  child.stdin.on('error', () => { /* reported through the exit code */ })
+  const exited = new Promise<number>((resolve) => {
+    child.on('error', () => resolve(-1))
+    child.on('close', (code) => resolve(code ?? -1))
+  })
+  const onAbort = (): void => { child.kill('SIGKILL') }
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    child.stdin.end([...want, ...known.map((h) => '^' + h)].join('\n') + '\n')
+    for await (const chunk of child.stdout) {
+      yield new Uint8Array(chunk as Buffer)
+    }
+    const code = await exited
+    signal?.throwIfAborted()
+    if (code !== 0) throw new GitConfigError('GIT_UNAVAILABLE', `git pack-objects failed (exit ${code}): ${stderr.trim()}`)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+    if (child.exitCode === null) child.kill('SIGKILL')
+  }
+}
+
+export interface IngestOptions {
+  readonly expect: readonly string[]
+  readonly bytesMax: number
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Indexes a received pack into a quarantine, checks that every `expect` commit is complete, then moves the pack
+ * into objects/pack and fsyncs the folder. TRANSFER_FAILED (malformed, overflow, incomplete) leaves the object
+ * store as it was.
+ */
+export async function ingestPack (gitDir: string, chunks: AsyncIterable<Uint8Array>, opts: IngestOptions): Promise<void> {
+  const objectsDir = join(gitDir, 'objects')
+  const quarantine = await mkdtemp(join(objectsDir, ingestQuarantinePrefix))
+  try {
+    await mkdir(join(quarantine, 'pack'))
+    await indexInto(gitDir, quarantine, chunks, opts)
+    if (!(await isCommitComplete(gitDir, opts.expect, quarantine))) {
+      throw transferFailed('incomplete', 'the pack does not complete the expected commits (objects are missing)', { expect: [...opts.expect] })
+    }
+    await publishPacks(join(quarantine, 'pack'), join(objectsDir, 'pack'))
+  } finally {
+    await rm(quarantine, { recursive: true, force: true })
+  }
+}
+
+async function indexInto (gitDir: string, quarantine: string, chunks: AsyncIterable<Uint8Array>, opts: IngestOptions): Promise<void> {
+  opts.signal?.throwIfAborted()
+  const child = spawn('git', [...gitConfigArgs, '--git-dir', gitDir, 'index-pack', '--stdin', '--fix-thin', '--strict'],
+    { stdio: ['pipe', 'ignore', 'pipe'], env: { ...gitEnv(), ...quarantineEnv(gitDir, quarantine) } })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { if (stderr.length < gitStderrBytesMax) stderr += b.toString('utf8') })
+  const exited = new Promise<number>((resolve) => {
+    child.on('error', () => resolve(-1))
+    child.on('close', (code) => resolve(code ?? -1))
+  })
+  let stdinFailed = false
+  child.stdin.on('error', () => { stdinFailed = true })
+  const onAbort = (): void => { child.kill('SIGKILL') }
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+  let receivedBytes = 0
+  try {
+    for await (const chunk of chunks) {
+      if (!(chunk instanceof Uint8Array)) throw transferFailed('malformed', 'a pack chunk is not bytes')
+      receivedBytes += chunk.length
+      if (receivedBytes > opts.bytesMax) {
+        throw transferFailed('overflow', `the pack exceeds the limit of ${opts.bytesMax} bytes`, { bytesMax: opts.bytesMax, receivedBytes })
+      }
+      if (stdinFailed || child.exitCode !== null) break
+      if (!child.stdin.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => { child.stdin.off('drain', done); child.off('close', done); resolve() }
+          child.stdin.once('drain', done)
+          child.once('close', done)
+        })
+      }
+    }
+    child.stdin.end()
+    const code = await exited
+    opts.signal?.throwIfAborted()
+    if (code !== 0) {
+      // --strict checks links too: a pack whose objects point at objects neither it nor the repository holds is
+      // well-formed but incomplete.
+      const reason = /did not receive expected object|missing (?:blob|tree|commit|tag) object/.test(stderr) ? 'incomplete' : 'malformed'
+      throw transferFailed(reason, `the pack was refused by git index-pack: ${stderr.trim() || `exit ${code}`}`, { receivedBytes })
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort)
+    if (child.exitCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+}
+
+/** Moves pack files into place, the .idx last (git finds packs by their index), then makes the renames durable. */
+async function publishPacks (from: string, to: string): Promise<void> {
+  const names = await readdir(from)
+  const rank = (n: string): number => (n.endsWith('.pack') ? 0 : n.endsWith('.idx') ? 2 : 1)
+  const files = names.filter((n) => n.startsWith('pack-') && !n.endsWith('.keep')).sort((a, b) => rank(a) - rank(b))
+  for (const name of files) await rename(join(from, name), join(to, name))
+  const dir = await open(to, 'r')
+  try { await dir.sync() } finally { await dir.close() }
+}

@@ -1,0 +1,48 @@
+// Plumbing for the replication tests: several stores in temp dirs exchanging packs in-process, the way the node
+// does over the network (createPack -> ingestPack -> mergeFrom).
+import type { TestContext } from 'node:test'
+import type { GitConfigStore } from '../../src/index.js'
+import type { MergeResult } from '../../src/gitstore/store.js'
+import { FakeClock, git, openTempStore } from './helpers.js'
+
+export interface Replica {
+  readonly store: GitConfigStore
+  readonly dir: string
+  readonly clock: FakeClock
+}
+
+/** A store with its own fake clock (starting at `startMs`) and a fixed node id. */
+export async function openReplica (t: TestContext, nodeId: string, startMs = 1_800_000_000_000): Promise<Replica> {
+  const clock = new FakeClock(startMs)
+  const { store, dir } = await openTempStore(t, { nodeId, clock: clock.read })
+  return { store, dir, clock }
+}
+
+export async function collect (chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const c of chunks) parts.push(Buffer.from(c))
+  return Buffer.concat(parts)
+}
+
+export async function * chunksOf (bytes: Uint8Array, size = 7_000): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size)
+}
+
+/** Sends `from`'s head to `to` (thin pack against `to`'s head) and merges it there. */
+export async function pull (to: GitConfigStore, from: GitConfigStore): Promise<MergeResult> {
+  const head = from.head
+  if (head === null) throw new Error('nothing to pull')
+  const have = to.head === null ? [] : [to.head]
+  await to.ingestPack(from.createPack({ want: [head], have }), { expect: [head] })
+  return await to.mergeFrom(head)
+}
+
+export function treeOf (dir: string): string {
+  return git(dir, 'rev-parse', 'main^{tree}').trim()
+}
+
+/** Every live key with its value, in key order (what a user reads). */
+export async function snapshot (store: GitConfigStore): Promise<Array<[string, string]>> {
+  const entries = await store.list('/', { recursive: true, values: true })
+  return entries.map((e) => [e.key, new TextDecoder().decode(e.value)])
+}

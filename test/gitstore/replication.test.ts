@@ -1,0 +1,210 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { GitConfigStore, type WatchEvent } from '../../src/index.js'
+import { git, text } from './helpers.js'
+import { openReplica, pull, snapshot, treeOf } from './replication-helpers.js'
+
+async function take (it: AsyncIterator<WatchEvent>, n: number): Promise<WatchEvent[]> {
+  const out: WatchEvent[] = []
+  while (out.length < n) {
+    const r = await it.next()
+    if (r.done === true) break
+    out.push(r.value)
+  }
+  return out
+}
+
+test('divergent writes on two stores merge to the same commit and tree on both, whichever merges first', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b', 1_800_000_000_050)
+  await a.store.set('/common', 'base')
+  await a.store.set('/app/db/port', '5432')
+  assert.equal((await pull(b.store, a.store)).outcome, 'fast-forward')
+  // Both fast-imports are running now, so the merges below need objects that arrived after they started.
+  a.clock.advance(10)
+  await a.store.set('/app/db', 'a-db')
+  await a.store.set('/app/db/host', 'a-host') // a key and its prefix, both with values
+  await a.store.delete('/common')
+  await a.store.set('/ttl', 'short-lived', { ttlMs: 3_600_000 })
+  await a.store.delete('/app/db/port')
+  b.clock.advance(10)
+  await b.store.set('/app/db', 'b-db') // later clock than a's write: wins
+  await b.store.set('/app', 'b-app')
+  await b.store.set('/b/only', 'b')
+  await b.store.set('/app/db/port', '6543') // later than a's delete: the write wins
+  const headA = a.store.head as string
+  const headB = b.store.head as string
+
+  // Each side merges the other's head it has now: the merges happen in opposite directions.
+  const onA = await pull(a.store, b.store)
+  await b.store.ingestPack(a.store.createPack({ want: [headA], have: [headB] }), { expect: [headA] })
+  const onB = await b.store.mergeFrom(headA)
+  assert.equal(onA.outcome, 'merged')
+  assert.equal(onB.outcome, 'merged')
+  assert.equal(onA.head, onB.head, 'the same merge commit on both nodes')
+  assert.equal(a.store.head, b.store.head)
+  assert.equal(treeOf(a.dir), treeOf(b.dir))
+  assert.equal(onA.changedKeys, 4) // /app, /app/db, /app/db/port, /b/only
+  assert.equal(onB.changedKeys, 3) // /app/db/host, /common (its tombstone), /ttl
+  const parents = git(a.dir, 'log', '-1', '--format=%P', 'main').trim().split(' ')
+  assert.deepEqual(parents, [headA, headB].sort(), 'parents in canonical (sorted) order')
+
+  const expected: Array<[string, string]> = [
+    ['/app', 'b-app'], ['/app/db', 'b-db'], ['/app/db/host', 'a-host'], ['/app/db/port', '6543'], ['/b/only', 'b'], ['/ttl', 'short-lived']
+  ]
+  assert.deepEqual(await snapshot(a.store), expected)
+  assert.deepEqual(await snapshot(b.store), expected)
+  assert.equal(await b.store.get('/common'), null, 'the delete from a holds on b')
+  assert.equal((await b.store.get('/ttl'))?.expiresAtMs, (await a.store.get('/ttl'))?.expiresAtMs)
+
+  // Exchanging again changes nothing.
+  assert.deepEqual(await pull(a.store, b.store), { head: onA.head, outcome: 'contained', changedKeys: 0 })
+  assert.deepEqual(await pull(b.store, a.store), { head: onA.head, outcome: 'contained', changedKeys: 0 })
+  for (const dir of [a.dir, b.dir]) git(dir, 'fsck', '--full', '--strict', '--no-dangling')
+
+  // Local writes go on from the merge commit.
+  const after = await b.store.set('/after', 'x')
+  assert.equal(git(b.dir, 'log', '-1', '--format=%P', after.commit).trim(), onA.head)
+})
+
+test('a store that is behind fast-forwards, an empty store included; contained heads are a no-op', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b')
+  const w1 = await a.store.set('/x', '1', { author: 'alice' })
+  const w2 = await a.store.set('/y', '2')
+  const ff = await pull(b.store, a.store)
+  assert.deepEqual(ff, { head: w2.commit, outcome: 'fast-forward', changedKeys: 2 })
+  assert.equal(b.store.head, a.store.head)
+  assert.deepEqual((await b.store.history('/x')).map((h) => [h.commit, h.author, h.op]), [[w1.commit, 'alice', 'set']])
+  assert.equal((await b.store.get('/x'))?.commit, w1.commit, 'get names the commit that wrote the value')
+
+  // b writes on top of the fast-forwarded main (its fast-import must continue from there), a fast-forwards back.
+  const w3 = await b.store.set('/x', '3')
+  assert.equal(git(b.dir, 'log', '-1', '--format=%P', w3.commit).trim(), w2.commit)
+  assert.equal((await pull(a.store, b.store)).outcome, 'fast-forward')
+  assert.equal(text((await a.store.get('/x'))?.value), '3')
+  assert.deepEqual((await a.store.history('/x')).map((h) => h.commit), [w3.commit, w1.commit])
+  assert.deepEqual(await pull(b.store, a.store), { head: w3.commit, outcome: 'contained', changedKeys: 0 })
+  assert.equal(text((await a.store.get('/x', { commit: w1.commit }))?.value), '1')
+})
+
+test('watchers get one event per merged key, with the new head; history lists the foreign commits', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b', 1_800_000_000_100)
+  await a.store.set('/w/base', '0')
+  await pull(b.store, a.store)
+  const sa = await a.store.set('/w/a', '1')
+  await a.store.set('/w/a', '2')
+  const sb = await b.store.set('/w/b', '3')
+  await b.store.set('/elsewhere', 'x')
+  const watch = a.store.watch('/w', { recursive: true })[Symbol.asyncIterator]()
+  const commits: string[] = []
+  a.store.onCommit((e) => commits.push(e.commit))
+  const merged = await pull(a.store, b.store)
+  const events = await take(watch, 1)
+  assert.deepEqual(events.map((e) => [e.key, e.op, text(e.value), e.commit]), [['/w/b', 'set', '3', merged.head]])
+  // Nothing else arrives for the merge: the next event is the next local write.
+  const next = await a.store.set('/w/c', '4')
+  assert.deepEqual((await take(watch, 1)).map((e) => [e.key, e.commit]), [['/w/c', next.commit]])
+  await watch.return?.()
+  assert.deepEqual(commits, [merged.head, next.commit], 'one commit event for the merge')
+  assert.deepEqual((await a.store.history('/w/b')).map((h) => h.commit), [sb.commit])
+  assert.equal((await a.store.history('/w/a')).at(-1)?.commit, sa.commit)
+  // A watch resumed from before the merge replays it once too.
+  const replay = a.store.watch('/w/b', { since: sa.commit })[Symbol.asyncIterator]()
+  assert.deepEqual((await take(replay, 1)).map((e) => [e.key, e.commit]), [['/w/b', merged.head]])
+  await replay.return?.()
+})
+
+test('after merges, an index rebuilt from git gives the same answers', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b', 1_800_000_000_007)
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 5; i++) {
+      a.clock.advance(3)
+      await a.store.set(`/k${i}`, `a${round}.${i}`, i === 4 ? { ttlMs: 3_600_000 } : undefined)
+      b.clock.advance(5)
+      if (i % 2 === 0) await b.store.set(`/k${i}`, `b${round}.${i}`)
+      else await b.store.delete(`/k${i}`)
+    }
+    await pull(a.store, b.store)
+    await pull(b.store, a.store)
+  }
+  assert.equal(a.store.head, b.store.head)
+  const keys = Array.from({ length: 5 }, (_, i) => `/k${i}`)
+  const answers = async (s: GitConfigStore): Promise<unknown> => ({
+    list: await snapshot(s),
+    gets: await Promise.all(keys.map(async (k) => await s.get(k))),
+    history: await Promise.all(keys.map(async (k) => await s.history(k)))
+  })
+  await a.store.flush()
+  const before = await answers(a.store)
+  assert.deepEqual(before, await answers(b.store), 'both nodes answer alike')
+  await a.store.close()
+  await rm(join(a.dir, 'gitconfig', 'index'), { recursive: true, force: true })
+  const reopened = await GitConfigStore.open(a.dir, { maintenance: false, clock: a.clock.read })
+  t.after(() => reopened.close())
+  assert.deepEqual(await answers(reopened), before)
+})
+
+test('a tombstone wins over an older set from the other side, and a newer set wins over an older delete', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b')
+  await a.store.set('/gone', 'v0')
+  await a.store.set('/back', 'v0')
+  await pull(b.store, a.store)
+  b.clock.advance(100)
+  await b.store.set('/gone', 'older set') // t+100 on b
+  await b.store.delete('/back') // t+100 on b
+  a.clock.advance(200)
+  await a.store.delete('/gone') // t+200 on a: newer than b's set
+  await a.store.set('/back', 'newer set') // t+200 on a: newer than b's delete
+  await pull(a.store, b.store)
+  await pull(b.store, a.store)
+  for (const s of [a.store, b.store]) {
+    assert.equal(await s.get('/gone'), null)
+    assert.equal(text((await s.get('/back'))?.value), 'newer set')
+  }
+  assert.equal(a.store.head, b.store.head)
+})
+
+test('an expiry tombstone derived on both sides merges cleanly to one entry', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b')
+  await a.store.set('/lease', 'held', { ttlMs: 1000 })
+  await pull(b.store, a.store)
+  a.clock.advance(1000)
+  b.clock.advance(1000)
+  // Each store commits its own expiry (different commits: each names its node as committer).
+  for (const s of [a.store, b.store]) {
+    while ((await s.history('/lease'))[0]?.op !== 'expire') await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  assert.notEqual(a.store.head, b.store.head)
+  const onA = await pull(a.store, b.store)
+  assert.deepEqual([onA.outcome, onA.changedKeys], ['merged', 0], 'the same tombstone on both sides: nothing changes')
+  assert.equal((await pull(b.store, a.store)).outcome, 'fast-forward')
+  assert.equal(treeOf(a.dir), treeOf(b.dir))
+  assert.equal(await b.store.get('/lease'), null)
+  assert.equal((await a.store.history('/lease')).filter((h) => h.op === 'expire').length, 1, 'one expiry in history')
+})
+
+test('local writes made while a merge runs are all acknowledged and present', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b')
+  for (let i = 0; i < 300; i++) void a.store.set(`/many/k${i}`, `a${i}`)
+  await a.store.flush()
+  await b.store.set('/b/first', 'x')
+  const head = a.store.head as string
+  await b.store.ingestPack(a.store.createPack({ want: [head], have: [] }), { expect: [head] })
+  const writes: Array<Promise<unknown>> = []
+  const merge = b.store.mergeFrom(head)
+  for (let i = 0; i < 200; i++) writes.push(b.store.set(`/local/k${i}`, `b${i}`))
+  const results = await Promise.allSettled([merge, ...writes])
+  assert.deepEqual(results.filter((r) => r.status === 'rejected'), [])
+  const all = new Map(await snapshot(b.store))
+  for (let i = 0; i < 300; i++) assert.equal(all.get(`/many/k${i}`), `a${i}`)
+  for (let i = 0; i < 200; i++) assert.equal(all.get(`/local/k${i}`), `b${i}`)
+  git(b.dir, 'fsck', '--full', '--strict', '--no-dangling')
+})
