@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { createP2pHost, type HeadAnnouncement, type P2pHost } from '../../src/p2p/index.js'
 import { stopAll } from '../support/cli.js'
-import { Scratch, put, startClusterNode, waitFor, waitForValue, replicationApiMissing } from './replication-cluster.js'
+import { Scratch, put, startClusterNode, waitFor, waitForValue } from './replication-cluster.js'
 
 const scratch = new Scratch()
 let bad: P2pHost | null = null
@@ -26,7 +26,7 @@ async function failedFetches (url: string): Promise<number> {
   return line === undefined ? 0 : Number(line.split(' ')[1])
 }
 
-test('a peer announcing nonexistent heads and serving a corrupt pack is logged and dropped; the node keeps serving', { skip: replicationApiMissing ?? false }, async () => {
+test('a peer announcing nonexistent heads and serving a corrupt pack is logged and dropped; the node keeps serving', async () => {
   const base = await scratch.dir()
   const node = await startClusterNode(join(base, 'dc1'), ['--p2p-port', '0'])
   await put(node.url, '/before', 'intact')

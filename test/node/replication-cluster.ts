@@ -6,7 +6,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { GitConfigStore } from '../../src/gitstore/store.js'
 import { startNodeProcess, type NodeProcess } from '../support/cli.js'
 
 /** Every wait in these tests gives up after this long: a hang guard, not a performance target. */
@@ -117,11 +116,3 @@ export async function assertAcksHeld (url: string, acks: readonly Ack[]): Promis
       `${ack.key}: acknowledged ${ack.value} was replaced by ${now.value} at an older version ${now.version} on ${url}`)
   }
 }
-
-/**
- * Skip reason while the store's replication API (issue 5, store side) is not in this branch yet; null once it is.
- * The process tests need it; the guard keeps the suite green in between and disappears in effect after the merge.
- */
-export const replicationApiMissing: string | null = typeof (GitConfigStore.prototype as unknown as Record<string, unknown>).mergeFrom === 'function'
-  ? null
-  : 'the store replication API (mergeFrom, createPack, ...) is not merged yet'

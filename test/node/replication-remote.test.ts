@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { stopAll } from '../support/cli.js'
-import { Scratch, assertAcksHeld, mainTree, put, startClusterNode, waitFor, waitForValue, type Ack, replicationApiMissing } from './replication-cluster.js'
+import { Scratch, assertAcksHeld, mainTree, put, startClusterNode, waitFor, waitForValue, type Ack } from './replication-cluster.js'
 
 const scratch = new Scratch()
 after(async () => {
@@ -13,7 +13,7 @@ after(async () => {
   await scratch.remove()
 })
 
-test('shared remote, p2p off: nodes converge through a bare repository', { skip: replicationApiMissing ?? false }, async () => {
+test('shared remote, p2p off: nodes converge through a bare repository', async () => {
   const base = await scratch.dir()
   const shared = join(base, 'shared.git')
   execFileSync('git', ['init', '--quiet', '--bare', shared])

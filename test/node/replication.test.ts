@@ -7,8 +7,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { stopAll } from '../support/cli.js'
 import {
-  Scratch, assertAcksHeld, mainTree, put, read, restartClusterNode, startClusterNode, waitFor, waitForValue, type Ack, type ClusterNode,
-  replicationApiMissing
+  Scratch, assertAcksHeld, mainTree, put, read, restartClusterNode, startClusterNode, waitFor, waitForValue, type Ack, type ClusterNode
 } from './replication-cluster.js'
 
 const scratch = new Scratch()
@@ -22,7 +21,7 @@ async function treesEqual (nodes: readonly ClusterNode[]): Promise<boolean> {
   return trees.every(t => t === trees[0])
 }
 
-test('scenario 2 over p2p: three nodes converge through writes, a SIGKILL restart and a partition', { skip: replicationApiMissing ?? false }, async (t) => {
+test('scenario 2 over p2p: three nodes converge through writes, a SIGKILL restart and a partition', async (t) => {
   const base = await scratch.dir()
   const n1 = await startClusterNode(join(base, 'dc1'), ['--p2p-port', '0'])
   assert.equal(n1.multiaddrs.length > 0, true, 'node 1 prints its multiaddr')
