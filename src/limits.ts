@@ -163,5 +163,8 @@ export const replicationKnownCommitsMax = 4096
 export const replicationPeerHeadsMax = 256
 /** Largest pack accepted from one fetch. */
 export const replicationFetchBytesMax = 256 * 1024 * 1024
-/** Deadline of one fetch-and-merge job (a peer that stalls is dropped and retried on its next announcement). */
-export const replicationJobTimeoutMs = 120_000
+/**
+ * Deadline of one fetch (a peer that stalls is dropped and retried on its next announcement). The merge after it has
+ * no deadline: it is local work, and cutting a slow one short would only start it again from scratch.
+ */
+export const replicationFetchTimeoutMs = 120_000

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino'
 import { isGitConfigError } from '../errors.js'
 import {
-  p2pFetchHaveMax, replicationFetchBytesMax, replicationFetchConcurrencyMax, replicationJobTimeoutMs,
+  p2pFetchHaveMax, replicationFetchBytesMax, replicationFetchConcurrencyMax, replicationFetchTimeoutMs,
   replicationKnownCommitsMax, replicationPeerHeadsMax, replicationPendingHeadsMax
 } from '../limits.js'
 import type { FetchRequest, HeadAnnouncement, HeadEvent, HostFetchOptions } from '../p2p/index.js'
@@ -135,7 +135,7 @@ export class Replicator {
   onHead (event: HeadEvent): void {
     this.metrics.headsReceived.inc({ via: event.via })
     const { head } = event
-    if (this.abort.signal.aborted || head.nodeId === this.store.nodeId && head.commit === this.store.head) return
+    if (this.abort.signal.aborted) return
     if (head.commit === this.store.head || this.known.has(head.commit) || this.inFlight.has(head.commit)) return
     const job: Job = { head, from: event.from }
     if (this.busyNodes.has(head.nodeId) || this.running >= replicationFetchConcurrencyMax) {
@@ -188,12 +188,12 @@ export class Replicator {
   /** Fetch (unless the objects are here already), ingest, merge. Resolves always; failures are logged. */
   private async replicate (job: Job): Promise<void> {
     const { commit, nodeId } = job.head
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(replicationJobTimeoutMs)])
+    const signal = this.abort.signal
     const log = { commit, node: nodeId, peer: job.from }
     try {
       if (!await this.store.hasCommit(commit)) {
         if (this.transport === null) return
-        await this.fetchInto(job, signal)
+        await this.fetchInto(job, AbortSignal.any([signal, AbortSignal.timeout(replicationFetchTimeoutMs)]))
       }
       const result = await this.store.mergeFrom(commit, { signal })
       this.afterMerge(nodeId, commit, result)
