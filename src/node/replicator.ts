@@ -190,14 +190,24 @@ export class Replicator {
     const { commit, nodeId } = job.head
     const signal = this.abort.signal
     const log = { commit, node: nodeId, peer: job.from }
+    // Phase durations go into the debug line: where propagation time goes (check, transfer, merge) on a live node.
+    const startedMs = performance.now()
+    let fetchMs = 0
     try {
       if (!await this.store.hasCommit(commit)) {
         if (this.transport === null) return
+        const fetchStartMs = performance.now()
         await this.fetchInto(job, AbortSignal.any([signal, AbortSignal.timeout(replicationFetchTimeoutMs)]))
+        fetchMs = performance.now() - fetchStartMs
       }
+      const mergeStartMs = performance.now()
       const result = await this.store.mergeFrom(commit, { signal })
       this.afterMerge(nodeId, commit, result)
-      this.logger.debug({ ...log, outcome: result.outcome, changedKeys: result.changedKeys, head: result.head }, 'merged a peer head')
+      const doneMs = performance.now()
+      this.logger.debug({
+        ...log, outcome: result.outcome, changedKeys: result.changedKeys, head: result.head,
+        totalMs: Math.round(doneMs - startedMs), fetchMs: Math.round(fetchMs), mergeMs: Math.round(doneMs - mergeStartMs)
+      }, 'merged a peer head')
     } catch (err) {
       if (this.abort.signal.aborted) return
       this.logger.warn({ ...log, error: describe(err) }, 'replication from a peer failed; dropped until its next announcement')
