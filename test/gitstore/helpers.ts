@@ -7,17 +7,34 @@ import { spawnSync } from 'node:child_process'
 import type { TestContext } from 'node:test'
 import { GitConfigStore, type GitConfigStoreOptions } from '../../src/index.js'
 
+const cleanups = new WeakMap<TestContext, Array<() => Promise<unknown> | unknown>>()
+
+/**
+ * Runs `fn` when the test ends, last registered first (node:test runs `t.after` hooks first registered first, which
+ * would remove a folder before the store using it is closed, and the closing git would recreate files in it).
+ */
+export function onCleanup (t: TestContext, fn: () => Promise<unknown> | unknown): void {
+  let stack = cleanups.get(t)
+  if (stack === undefined) {
+    const fresh: Array<() => Promise<unknown> | unknown> = []
+    cleanups.set(t, fresh)
+    t.after(async () => { for (const f of fresh.reverse()) await f() })
+    stack = fresh
+  }
+  stack.push(fn)
+}
+
 export async function tempDir (t: TestContext, name = 'gitconfig-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), name))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  onCleanup(t, () => rm(dir, { recursive: true, force: true }))
   return dir
 }
 
-/** Opens a store in a fresh temporary folder; closed (and removed) when the test ends. */
+/** Opens a store in a fresh temporary folder; closed, then removed, when the test ends. */
 export async function openTempStore (t: TestContext, opts: GitConfigStoreOptions = {}): Promise<{ store: GitConfigStore, dir: string }> {
   const dir = join(await tempDir(t), 'repo')
   const store = await GitConfigStore.open(dir, { maintenance: false, ...opts })
-  t.after(() => store.close())
+  onCleanup(t, () => store.close())
   return { store, dir }
 }
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigError, GitConfigStore, type WatchEvent } from '../../src/index.js'
-import { childEnv, eventually, FakeClock, git, tempDir, text } from './helpers.js'
+import { FakeClock, childEnv, eventually, git, onCleanup, tempDir, text } from './helpers.js'
 
 async function snapshot (store: GitConfigStore, since: string): Promise<unknown> {
   const keys = (await store.list('/', { recursive: true, values: true })).map((e) => [e.key, text(e.value)])
@@ -44,7 +44,7 @@ test('deleting the index folder and reopening gives the same answers for get, li
 
   await rm(join(dir, 'gitconfig', 'index'), { recursive: true })
   const reopened = await GitConfigStore.open(dir, { clock: clock.read, maintenance: false })
-  t.after(() => reopened.close())
+  onCleanup(t, () => reopened.close())
   assert.deepEqual(await snapshot(reopened, first.commit), before)
   // And writing continues after the rebuilt position with higher versions.
   const next = await reopened.set('/cfg/a', '3')
@@ -69,7 +69,7 @@ test('an index that is behind git (commits made while it was not updated) is cau
   await rm(indexDir, { recursive: true })
   await import('node:fs/promises').then((fs) => fs.cp(saved, indexDir, { recursive: true }))
   const third = await GitConfigStore.open(dir, { maintenance: false })
-  t.after(() => third.close())
+  onCleanup(t, () => third.close())
   assert.equal(text((await third.get('/x'))?.value), '2')
   assert.equal(text((await third.get('/y'))?.value), 'y')
   assert.equal((await third.history('/x')).length, 2)
@@ -78,7 +78,7 @@ test('an index that is behind git (commits made while it was not updated) is cau
 test('a second opener is refused with REPOSITORY_LOCKED, in this process and from another process', async (t) => {
   const dir = join(await tempDir(t), 'repo')
   const store = await GitConfigStore.open(dir, { maintenance: false })
-  t.after(() => store.close())
+  onCleanup(t, () => store.close())
   await store.set('/k', 'v')
   await assert.rejects(GitConfigStore.open(dir), (err: unknown) =>
     err instanceof GitConfigError && err.code === 'REPOSITORY_LOCKED' && err.message.includes(`pid ${process.pid}`))
@@ -116,7 +116,7 @@ test('stale lock and temporary files left by a crash are cleared at open', async
   assert.throws(() => git(dir, 'update-ref', 'refs/heads/main', head))
 
   const reopened = await GitConfigStore.open(dir, { maintenance: false })
-  t.after(() => reopened.close())
+  onCleanup(t, () => reopened.close())
   const left = await readdir(join(dir, 'objects', 'pack'))
   assert.ok(!left.some((n) => n.startsWith('tmp_') || n.endsWith('.keep')), left.join(','))
   for (const p of [...stale, 'refs/heads/deep/x.lock']) {
@@ -129,7 +129,7 @@ test('stale lock and temporary files left by a crash are cleared at open', async
 test('when git fast-import dies, pending writes fail clearly and the next write restarts it', async (t) => {
   const dir = join(await tempDir(t), 'repo')
   const store = await GitConfigStore.open(dir, { maintenance: false })
-  t.after(() => store.close())
+  onCleanup(t, () => store.close())
   await store.set('/a', '1')
   const committer = store['committer']
   const pid = committer.fastImportPid
@@ -145,4 +145,19 @@ test('when git fast-import dies, pending writes fail clearly and the next write 
   const b = await store.get('/b')
   if (outcome === 'ok') assert.equal(text(b?.value), '2')
   git(dir, 'fsck', '--full')
+})
+
+test('close() waits for writes already accepted; later calls get UNAVAILABLE; the lock is released', async (t) => {
+  const dir = join(await tempDir(t), 'repo')
+  const store = await GitConfigStore.open(dir, { maintenance: false })
+  const writes = Array.from({ length: 100 }, (_, i) => store.set(`/c/${i}`, String(i)))
+  const closed = store.close()
+  const results = await Promise.all(writes)
+  await closed
+  assert.equal(results.length, 100)
+  await assert.rejects(store.get('/c/1'), (err: unknown) => err instanceof GitConfigError && err.code === 'UNAVAILABLE')
+  assert.throws(() => store.watch('/c'), (err: unknown) => err instanceof GitConfigError && err.code === 'UNAVAILABLE')
+  const reopened = await GitConfigStore.open(dir, { maintenance: false })
+  onCleanup(t, () => reopened.close())
+  assert.equal((await reopened.list('/c', { recursive: true })).length, 100)
 })

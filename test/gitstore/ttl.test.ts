@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { GitConfigStore } from '../../src/index.js'
 import { encodeMeta } from '../../src/gitstore/entry.js'
 import { expiryTombstone } from '../../src/gitstore/merge.js'
-import { eventually, FakeClock, git, openTempStore, tempDir, text } from './helpers.js'
+import { FakeClock, eventually, git, onCleanup, openTempStore, tempDir, text } from './helpers.js'
 
 test('with a fake clock: a read never returns an expired value, and expiry becomes an expire commit', async (t) => {
   const clock = new FakeClock()
@@ -58,7 +58,7 @@ test('keys that expired while the store was closed are expired at open', async (
   await first.close()
   clock.advance(61_000)
   const second = await GitConfigStore.open(dir, { clock: clock.read, maintenance: false })
-  t.after(() => second.close())
+  onCleanup(t, () => second.close())
   assert.equal((await second.history('/tmp/x'))[0].op, 'expire')
 })
 
