@@ -76,8 +76,9 @@ export class Replicator {
   private readonly known = new BoundedSet(replicationKnownCommitsMax)
   /** Commits with a job running. */
   private readonly inFlight = new Set<string>()
-  /** Node ids with a job running, and the newest head of each waiting for it to end. */
+  /** Node ids with a job running. */
   private readonly busyNodes = new Set<string>()
+  /** Per node id, the newest head waiting for a free slot (or for that node's running job to end). */
   private readonly pending = new Map<string, Job>()
   /** The last head merged from each other node: offered as `have`, since that node surely holds it. */
   private readonly peerHeads = new Map<string, string>()
@@ -147,8 +148,9 @@ export class Replicator {
 
   private enqueue (job: Job): void {
     const waiting = this.pending.get(job.head.nodeId)
-    if (waiting !== undefined && !newer(job.head.hlc, waiting.head.hlc) && waiting.head.commit !== job.head.commit) {
-      // An older (or equal-version) head of the same node is superseded by the one already waiting.
+    if (waiting !== undefined && newer(waiting.head.hlc, job.head.hlc)) {
+      // An older head of the same node is contained in the one already waiting. At an equal version (a node that
+      // has not committed since it started announces version zero) the later announcement is the better guess.
       return
     }
     if (waiting === undefined && this.pending.size >= replicationPendingHeadsMax) {
