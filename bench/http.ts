@@ -146,7 +146,28 @@ async function postOk (url: string, body: string): Promise<void> {
 
 interface TargetResults { seq?: LoadResult, post?: LoadResult, postSame?: LoadResult, get?: LoadResult, watch?: WatchResult }
 
-async function benchGitconfig (dir: string): Promise<TargetResults> {
+/** Mean of several load results (rates and latencies averaged). */
+function mean (runs: LoadResult[]): LoadResult {
+  const avg = (f: (r: LoadResult) => number): number => runs.reduce((a, r) => a + f(r), 0) / runs.length
+  return { rps: avg(r => r.rps), p50Ms: avg(r => r.p50Ms), p99Ms: avg(r => r.p99Ms), errors: avg(r => r.errors), non2xx: avg(r => r.non2xx) }
+}
+
+/**
+ * GET throughput of the node and of the empty handler, alternated (node, empty, node, empty) so both see the same
+ * machine load: the ratio between them is the number that matters, and the load here drifts by the minute.
+ */
+async function interleavedGets (nodeUrl: string, emptyUrl: string): Promise<{ node: LoadResult, empty: LoadResult }> {
+  const nodeRuns: LoadResult[] = []
+  const emptyRuns: LoadResult[] = []
+  await load({ url: emptyUrl, method: 'GET', connections: 64 }, warmupSeconds)
+  for (let i = 0; i < 2; i++) {
+    nodeRuns.push(await load({ url: nodeUrl, method: 'GET', connections: 64 }, seconds / 2))
+    emptyRuns.push(await load({ url: emptyUrl, method: 'GET', connections: 64 }, seconds / 2))
+  }
+  return { node: mean(nodeRuns), empty: mean(emptyRuns) }
+}
+
+async function benchGitconfig (dir: string, emptyUrl: string): Promise<TargetResults & { emptyGet: LoadResult }> {
   const { child, match } = await startProcess(process.execPath,
     ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'node', 'start', '--http-port', '0', '--repo', join(dir, 'gitconfig'), '--log-level', 'warn'],
     /listening on (http:\/\/\S+)/, 'gitconfig node')
@@ -159,7 +180,7 @@ async function benchGitconfig (dir: string): Promise<TargetResults> {
     const post = await load({ url: `${url}/keys/bench/post`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' })
     const postSame = await load({ url: `${url}/keys/bench/same`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64 })
     await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 }, warmupSeconds)
-    const get = await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 })
+    const gets = await interleavedGets(`${url}/keys/bench/get`, `${emptyUrl}/keys/bench/get`)
     const sse = new SseParser()
     const watch = await watchLatency(
       async () => {
@@ -169,7 +190,7 @@ async function benchGitconfig (dir: string): Promise<TargetResults> {
       },
       chunk => sse.push(chunk).filter(m => m.event === 'change').map(m => (JSON.parse(m.data) as { value: string }).value),
       async value => { await (await fetch(`${url}/keys/bench/watch`, { method: 'POST', body: value })).arrayBuffer() })
-    return { seq, post, postSame, get, watch }
+    return { seq, post, postSame, get: gets.node, emptyGet: gets.empty, watch }
   } finally {
     await stop(child)
   }
@@ -227,17 +248,14 @@ async function benchEtcd (dir: string): Promise<TargetResults | null> {
   }
 }
 
-async function benchEmpty (): Promise<TargetResults> {
+async function startEmpty (): Promise<{ url: string, child: ChildProcess }> {
   const { child, match } = await startProcess(process.execPath, ['--import', 'tsx', join(root, 'bench/http-empty-server.ts')], /(http:\/\/\S+)/, 'empty fastify')
-  const url = match[1]
-  try {
-    await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 }, warmupSeconds)
-    const post = await load({ url: `${url}/keys/bench/post`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' })
-    const get = await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 })
-    return { post, get }
-  } finally {
-    await stop(child)
-  }
+  return { url: match[1], child }
+}
+
+async function benchEmptyPost (url: string): Promise<LoadResult> {
+  await load({ url: `${url}/keys/bench/warm`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' }, warmupSeconds)
+  return await load({ url: `${url}/keys/bench/post`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' })
 }
 
 const fmt = (n: number | undefined, digits = 0): string => n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -252,9 +270,11 @@ async function main (): Promise<void> {
   console.log(`bench/http: ${seconds} s per load run, 64 connections, autocannon in its own process; ${cpus().length} cores, load ${loadavg().map(l => l.toFixed(1)).join(' ')}`)
   const dir = await mkdtemp(join(tmpdir(), 'gitconfig-bench-http-'))
   try {
-    const g = await benchGitconfig(dir)
+    const empty = await startEmpty()
+    const g = await benchGitconfig(dir, empty.url)
     const e = await benchEtcd(dir)
-    const x = await benchEmpty()
+    const x: TargetResults = { post: await benchEmptyPost(empty.url), get: g.emptyGet }
+    await stop(empty.child)
     for (const [name, r] of [['gitconfig', g], ['etcd', e], ['empty fastify', x]] as const) {
       for (const [k, v] of Object.entries(r ?? {})) {
         const l = v as Partial<LoadResult>

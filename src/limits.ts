@@ -121,6 +121,10 @@ export const p2pLearnedPeerForgetMs = 10 * 60 * 1000
 // HTTP node (src/node, src/api). Configurable ones are node options validated in src/node/options.ts.
 /** Largest request body the node reads (a CAS body carries two base64 values, so it is larger than a value). */
 export const requestBytesMaxDefault = 3 * 1024 * 1024
+/** Open HTTP connections per node; more are refused by the server (bounds in-flight requests of every kind). */
+export const httpConnectionsMax = 20_000
+/** Time a client has to send a whole request, headers and body; the node answers 408 after it. */
+export const httpRequestReceiveMsMax = 60_000
 /** Watchers (SSE streams plus waiting long-polls) one node serves at once; more are refused with 503. */
 export const watchersMax = 10_000
 /** Longest a long-poll watch waits for a change before answering with no events. */
@@ -145,6 +149,8 @@ export const keysGaugeMaxAgeMs = 10_000
 export const shutdownGraceMs = 15_000
 /** The HTTP client's watch reconnects after a dropped stream, backing off up to this delay. */
 export const clientWatchRetryDelayMsMax = 5_000
+/** Default deadline of one GitConfigClient request (watches excepted: they stay open). */
+export const clientRequestTimeoutMsDefault = 30_000
 /** Consecutive failed reconnects after which the client's watch gives up and throws. */
 export const clientWatchRetriesMax = 20
 /** Buffered, unparsed SSE text the client accepts before it treats the stream as broken. */
@@ -168,3 +174,36 @@ export const replicationFetchBytesMax = 256 * 1024 * 1024
  * no deadline: it is local work, and cutting a slow one short would only start it again from scratch.
  */
 export const replicationFetchTimeoutMs = 120_000
+
+// Raft (src/raft). Defaults of the per-node settings validated in src/raft/config.ts, and hard bounds on what a
+// message from the network may carry (checked in src/raft/codec.ts before the state machine sees it).
+/** Most voters in one Raft group (DESIGN.md: "up to 5 voters, the rest learners"). */
+export const raftVotersMax = 5
+/** Most learners in one Raft group. */
+export const raftLearnersMax = 64
+/** Longest node id accepted in a message or a membership change. */
+export const raftNodeIdBytesMax = 256
+/** Default byte budget of the entries in one append message. */
+export const raftMessageBytesMaxDefault = 1024 * 1024
+/** Default number of append messages in flight to one follower before the leader waits for acks. */
+export const raftInflightMessagesMaxDefault = 256
+/** Default byte budget of committed entries handed to the application in one Ready batch. */
+export const raftCommittedBytesPerReadyMaxDefault = 16 * 1024 * 1024
+/** Default number of appended but uncommitted entries above which a leader drops new proposals. */
+export const raftUncommittedEntriesMaxDefault = 10_000
+/** Most ReadIndex requests a leader keeps waiting for their heartbeat quorum. */
+export const raftPendingReadIndexMax = 4096
+/** Largest entry payload accepted from the network (a value of valueBytesMaxDefault plus command framing). */
+export const raftEntryBytesMax = 2 * 1024 * 1024
+/** Most entries in one message accepted from the network. */
+export const raftEntriesPerMessageMax = 10_000
+/** Largest ReadIndex context accepted from the network. */
+export const raftReadContextBytesMax = 256
+/** Largest snapshot payload accepted from the network. */
+export const raftSnapshotBytesMax = 512 * 1024 * 1024
+/** Keys held by the strong (Raft) key-value state machine. */
+export const kvStrongKeysMax = 100_000
+/** Locks held at once by the strong state machine. */
+export const kvLocksMax = 10_000
+/** Client sessions remembered for duplicate detection; the least recently used is forgotten first. */
+export const kvClientSessionsMax = 10_000

@@ -3,6 +3,7 @@
 // The routes live in their own modules and only call the node.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { GitConfigError, isGitConfigError } from '../errors.js'
+import { httpConnectionsMax, httpRequestReceiveMsMax } from '../limits.js'
 import type { GitConfigNode } from '../node/node.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { registerKeyRoutes } from './key-routes.js'
@@ -39,7 +40,11 @@ export function buildApi (node: GitConfigNode): FastifyInstance {
     bodyLimit: node.options.requestBytesMax,
     // Keys travel in the URL: allow a maximal key with every byte percent-encoded.
     routerOptions: { maxParamLength: node.options.keyBytesMax * 3 + 64 },
-    return503OnClosing: true,
+    // While stopping, our onRequest hook answers 503 UNAVAILABLE in our error format instead of fastify's own body.
+    return503OnClosing: false,
+    // A client must finish sending its request (headers and body) within this time: a trickling upload cannot hold
+    // a connection and a body buffer forever. Responses (SSE streams, long-polls) are not limited by it.
+    requestTimeout: httpRequestReceiveMsMax,
     forceCloseConnections: 'idle',
     frameworkErrors: (err, _request, reply) => {
       // Malformed URLs and the like, before routing: answer in our error format rather than fastify's.
@@ -56,6 +61,7 @@ export function buildApi (node: GitConfigNode): FastifyInstance {
   // Callback-style hooks: they run on every request, and a sync callback costs less than an async function's promise.
   app.addHook('onRequest', (request, _reply, done) => {
     try {
+      if (node.state === 'stopping') throw new GitConfigError('UNAVAILABLE', 'the node is stopping')
       refuseOversizeBody(node, request)
       done()
     } catch (err) {
@@ -83,6 +89,8 @@ export function buildApi (node: GitConfigNode): FastifyInstance {
     void reply.code(404).send(new GitConfigError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON())
   })
 
+  // Bounds everything that grows with connections (in-flight writes, watches, socket buffers).
+  app.server.maxConnections = httpConnectionsMax
   registerKeyRoutes(app, node)
   registerQueryRoutes(app, node)
   registerWatchRoutes(app, node)
@@ -126,7 +134,8 @@ function sendError (node: GitConfigNode, err: FastifyError, request: FastifyRequ
     node.reportUnexpected(err, { method: request.method, url: request.url })
     e = new GitConfigError('INTERNAL', 'internal error; see the node log')
   }
-  // After refusing an oversize body, close the connection rather than read and discard the rest of it.
-  if (e.code === 'VALUE_TOO_LARGE') void reply.header('connection', 'close')
+  // After refusing an oversize body, close the connection rather than read and discard the rest of it; while
+  // stopping, close it so the client does not send its next request here.
+  if (e.code === 'VALUE_TOO_LARGE' || node.state === 'stopping') void reply.header('connection', 'close')
   void reply.code(e.status).send(e.toJSON())
 }

@@ -59,11 +59,18 @@ async function pull (pending: Promise<IteratorResult<WatchEvent>>, stop: Promise
     pending.then(r => r.done === true ? { kind: 'done' as const } : { kind: 'event' as const, event: r.value }),
     stop
   ]
-  if (waitMs !== null) racers.push(new Promise(resolve => { timer = setTimeout(() => { resolve({ kind: 'timeout' }) }, waitMs) }))
+  let immediate: NodeJS.Immediate | undefined
+  if (waitMs === 0) {
+    // "Ready now?": after the pending promise's microtasks have run, without a timer's millisecond.
+    racers.push(new Promise(resolve => { immediate = setImmediate(() => { resolve({ kind: 'timeout' }) }) }))
+  } else if (waitMs !== null) {
+    racers.push(new Promise(resolve => { timer = setTimeout(() => { resolve({ kind: 'timeout' }) }, waitMs) }))
+  }
   try {
     return await Promise.race(racers)
   } finally {
     clearTimeout(timer)
+    clearImmediate(immediate)
   }
 }
 
@@ -122,9 +129,16 @@ async function serveSse (node: GitConfigNode, handle: WatchHandle, request: Fast
   try {
     let r: Pulled = early.kind === 'timeout' ? await pull(pending, stop, null) : early
     while (r.kind === 'event' && !res.destroyed) {
-      await writeFrame(res, sseFrame('change', toWire(r.event), r.event.commit), stop)
+      const event = r.event
       pending = handle.events.next()
-      r = await pull(pending, stop, null)
+      // The store hands out a commit's changes together, so if the next change is not ready at once, this one ends
+      // its commit. Only that last change carries `id:`, so Last-Event-ID never points into a half-sent commit:
+      // a stream cut inside a commit resumes before it (the client may see that commit's first changes again, and
+      // GitConfigClient drops those repeats), never after it.
+      r = await pull(pending, stop, 0)
+      const endsCommit = r.kind !== 'event' || r.event.commit !== event.commit
+      await writeFrame(res, sseFrame('change', toWire(event), endsCommit ? event.commit : undefined), stop)
+      if (r.kind === 'timeout') r = await pull(pending, stop, null)
     }
   } catch (err) {
     node.reportUnexpected(err, { url: request.url })

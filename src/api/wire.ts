@@ -42,11 +42,18 @@ export function errorFromWire (status: number, body: unknown, fallback: string):
   if (typeof body === 'object' && body !== null) {
     const { error, message, ...details } = body as Record<string, unknown>
     if (typeof error === 'string' && typeof message === 'string') {
-      const code = isKnownCode(error) ? error : 'INTERNAL'
-      return new GitConfigError(code, message, details)
+      return new GitConfigError(isKnownCode(error) ? error : codeForStatus(status), message, details)
     }
   }
-  return new GitConfigError(status === 503 ? 'UNAVAILABLE' : 'INTERNAL', `${fallback}: HTTP ${status}`)
+  return new GitConfigError(codeForStatus(status), `${fallback}: HTTP ${status}`)
+}
+
+/** For replies that carry no code of ours (a proxy in between, an older node): the code of the status class. */
+function codeForStatus (status: number): ErrorCode {
+  if (status === 413) return 'VALUE_TOO_LARGE'
+  if (status === 502 || status === 503 || status === 504) return 'UNAVAILABLE'
+  if (status >= 400 && status < 500) return 'INVALID_ARGUMENT'
+  return 'INTERNAL'
 }
 
 function isKnownCode (code: string): code is ErrorCode {

@@ -40,15 +40,24 @@ export function printCas (out: Output, r: CasResult): void {
   else if (r.swapped) line(out, r.commit ?? '')
 }
 
-export function printList (out: Output, entries: ListEntry[]): void {
+/**
+ * A listing. Text: one key per line; a key with keys below it also gets a line with a trailing slash, like a
+ * directory, so `/app/db` (a value) and `/app/db/` (a folder) can both appear. `showValues` adds a tab and the value.
+ */
+export function printList (out: Output, entries: ListEntry[], showValues: boolean): void {
   if (out.json) {
-    jsonLine(out, entries.map(e => ({ key: e.key, ...(e.hasChildren !== undefined ? { hasChildren: e.hasChildren } : {}), ...(e.value !== undefined ? encodeValue(e.value) : {}) })))
+    jsonLine(out, entries.map(e => ({
+      key: e.key,
+      ...(e.hasChildren !== undefined ? { hasChildren: e.hasChildren } : {}),
+      ...(showValues && e.value !== undefined ? encodeValue(e.value) : {})
+    })))
     return
   }
   for (const e of entries) {
-    // A key that only has keys below it is shown with a trailing slash, like a directory.
-    const name = e.hasChildren === true && e.value === undefined ? `${e.key}/` : e.key
-    line(out, e.value === undefined ? name : `${name}\t${showValue(e.value)}`)
+    if (e.value !== undefined || e.hasChildren !== true) {
+      line(out, showValues && e.value !== undefined ? `${e.key}\t${showValue(e.value)}` : e.key)
+    }
+    if (e.hasChildren === true) line(out, `${e.key}/`)
   }
 }
 

@@ -97,7 +97,11 @@ export function buildProgram (): Command {
     .option('--values', 'print values too')
     .action(async (prefix: string, flags: CommonFlags & { recursive?: boolean, values?: boolean }) => {
       await withStore(flags, async (store, out) => {
-        printList(out, await store.list(prefix, { recursive: flags.recursive === true, values: flags.values === true }))
+        const recursive = flags.recursive === true
+        const showValues = flags.values === true
+        // A direct-children listing asks for values even when not shown: it is how the CLI tells a key that holds a
+        // value from one that only has keys below it.
+        printList(out, await store.list(prefix, { recursive, values: showValues || !recursive }), showValues)
       })
     })
 

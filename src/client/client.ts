@@ -2,17 +2,19 @@
 // switches between the embedded store and a remote node by changing the line that creates the store.
 import { GitConfigError, isGitConfigError } from '../errors.js'
 import { parseVersion } from '../gitstore/hlc.js'
-import { clientWatchRetriesMax, clientWatchRetryDelayMsMax } from '../limits.js'
+import { clientRequestTimeoutMsDefault, clientWatchRetriesMax, clientWatchRetryDelayMsMax } from '../limits.js'
 import type {
   CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   Operation, ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
 } from '../types.js'
 import { decodeValue, errorFromWire } from '../api/wire.js'
-import { SseParser } from './sse.js'
+import { SseParser, type SseMessage } from './sse.js'
 
 export interface ClientOptions {
   /** Author sent with every write that names none (X-GitConfig-Author). */
   readonly author?: string
+  /** How long one request (not a watch) may take before it fails with UNAVAILABLE; default 30 s. */
+  readonly requestTimeoutMs?: number
 }
 
 interface RequestSpec {
@@ -60,6 +62,10 @@ export class GitConfigClient implements ConfigStore {
   private readonly watches = new Set<AbortController>()
 
   constructor (url: string, private readonly options: ClientOptions = {}) {
+    const timeout = options.requestTimeoutMs
+    if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
+      throw new GitConfigError('INVALID_ARGUMENT', 'requestTimeoutMs must be a positive whole number of milliseconds')
+    }
     let parsed: URL
     try { parsed = new URL(url) } catch { throw new GitConfigError('INVALID_ARGUMENT', `not a URL: ${JSON.stringify(url)}`) }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
@@ -81,15 +87,23 @@ export class GitConfigClient implements ConfigStore {
     const author = spec.author ?? this.options.author
     // Header values are bytes on the wire; send the author's UTF-8 bytes (the node decodes them as UTF-8).
     if (author !== undefined) headers['x-gitconfig-author'] = Buffer.from(author, 'utf8').toString('latin1')
+    // A watch passes its own signal and may stay open for hours; every other request gets a deadline, so a node
+    // that accepts connections but never answers cannot hang the caller.
+    const timeoutMs = this.options.requestTimeoutMs ?? clientRequestTimeoutMsDefault
+    const signal = spec.signal ?? AbortSignal.timeout(timeoutMs)
     try {
       return await fetch(this.url(path, spec.query), {
         method: spec.method ?? 'GET',
         headers,
         body: spec.body,
-        signal: spec.signal
+        signal
       })
     } catch (err) {
       if (spec.signal?.aborted === true) throw err
+      if (signal.aborted) {
+        const maybe = (spec.method ?? 'GET') === 'GET' ? '' : ' (the write may still have been applied)'
+        throw new GitConfigError('UNAVAILABLE', `no answer from ${this.base} within ${timeoutMs} ms${maybe}`)
+      }
       throw new GitConfigError('UNAVAILABLE', `cannot reach ${this.base}: ${describe(err)}`)
     }
   }
@@ -210,7 +224,12 @@ export class GitConfigClient implements ConfigStore {
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     if (opts.signal?.aborted === true) controller.abort()
     this.watches.add(controller)
+    // The cursor advances only on messages with an id: the node sets one on the last change of each commit, so the
+    // cursor is always a commit whose changes were all received. After a cut inside a commit the node replays that
+    // commit from its start; the keys already yielded for it are remembered here and not yielded twice.
     let cursor = opts.since ?? null
+    let openCommit: string | null = null
+    const yieldedInOpenCommit = new Set<string>()
     let failures = 0
     try {
       while (!controller.signal.aborted) {
@@ -227,8 +246,15 @@ export class GitConfigClient implements ConfigStore {
                 failures = 0
               } else if (msg.event === 'change') {
                 const ev = decodeOrReport(msg.data)
-                cursor = ev.commit
                 failures = 0
+                if (ev.commit !== openCommit) {
+                  openCommit = ev.commit
+                  yieldedInOpenCommit.clear()
+                }
+                if (msg.id !== null) cursor = msg.id
+                // A commit changes each key once, so (commit, key) identifies a change.
+                if (yieldedInOpenCommit.has(ev.key)) continue
+                yieldedInOpenCommit.add(ev.key)
                 yield ev
               } else if (msg.event === 'error') {
                 throw new ReportedError(errorFromWire(500, parseJson(msg.data), 'watch'))
@@ -269,7 +295,7 @@ export class GitConfigClient implements ConfigStore {
     throw err
   }
 
-  private async * messages (res: Response): AsyncGenerator<{ event: string, data: string }> {
+  private async * messages (res: Response): AsyncGenerator<SseMessage> {
     if (res.body === null) return
     const parser = new SseParser()
     const decoder = new TextDecoder()

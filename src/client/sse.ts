@@ -6,6 +6,7 @@ import { clientSseBufferBytesMax } from '../limits.js'
 export interface SseMessage {
   readonly event: string
   readonly data: string
+  /** The `id:` field of this message itself, null when it has none. */
   readonly id: string | null
 }
 

@@ -54,18 +54,21 @@ test('scenario 3: set, history, get --commit and rollback through the CLI', asyn
   assert.equal((await runCli(['get', '/features/new_ui'], { env })).stdout, 'enabled\n')
 })
 
-test('scenario 5: a session with a TTL is readable, then gone', async () => {
-  const set = await runCli(['set', '/sessions/abc123', '{"user_id":123,"role":"admin"}', '--ttl', '5', ...http()])
-  assert.equal(set.code, 0, set.stderr)
-  // Long enough for a CLI process start-up on a busy machine.
-  const got = await runCli(['get', '/sessions/abc123', '--json', ...http()])
-  assert.equal(got.code, 0, got.stderr)
-  const body = JSON.parse(got.stdout) as { value: string, expiresAtMs: number }
-  assert.equal(body.value, '{"user_id":123,"role":"admin"}')
-  await new Promise(resolve => setTimeout(resolve, Math.max(0, body.expiresAtMs - Date.now()) + 10))
+test('scenario 5: a session with a TTL is readable, then gone (curl lines, then the CLI)', async () => {
+  const set = await fetch(`${node.url}/keys/sessions/abc123?ttl=2`, { method: 'POST', body: '{"user_id":123,"role":"admin"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  assert.equal(set.status, 200)
+  const got = await fetch(`${node.url}/keys/sessions/abc123`)
+  assert.equal(await got.text(), '{"user_id":123,"role":"admin"}')
+  const deadline = Number(got.headers.get('x-gitconfig-expires-at'))
+  await new Promise(resolve => setTimeout(resolve, Math.max(0, deadline - Date.now()) + 10))
   const gone = await runCli(['get', '/sessions/abc123', ...http()])
   assert.equal(gone.code, 1)
   assert.equal(gone.stderr, 'error: /sessions/abc123: not found\n')
+  // The CLI's --ttl sets the same kind of deadline.
+  const cliSet = await runCli(['set', '/sessions/def456', 'x', '--ttl', '3600', ...http()])
+  assert.equal(cliSet.code, 0, cliSet.stderr)
+  const expires = Number((await fetch(`${node.url}/keys/sessions/def456`)).headers.get('x-gitconfig-expires-at'))
+  assert.ok(expires > Date.now() + 3500_000 && expires <= Date.now() + 3600_000, String(expires))
 })
 
 test('scenario 9: an A/B rollout 0 -> 10 -> 50 -> 100, every step in history, an earlier one restored', async () => {
@@ -89,6 +92,9 @@ test('values from stdin, binary values, list and delete through the CLI', async 
   assert.equal((await runCli(['set', '/cli/text', '-', ...http()], { input: 'from stdin' })).code, 0)
   const list = await runCli(['list', '/cli/', '--recursive', '--values', ...http()])
   assert.equal(list.stdout, `/cli/bin\tbase64:${bytes.toString('base64')}\n/cli/text\tfrom stdin\n`)
+  assert.equal((await runCli(['set', '/cli/text/child', 'c', ...http()])).code, 0)
+  const children = await runCli(['list', '/cli/', ...http()])
+  assert.equal(children.stdout, '/cli/bin\n/cli/text\n/cli/text/\n', 'a key with a value and keys below it shows both ways')
   assert.equal((await runCli(['delete', '/cli/text', ...http()])).code, 0)
   const again = await runCli(['delete', '/cli/text', ...http()])
   assert.deepEqual([again.code, again.stderr], [1, 'error: /cli/text: not found\n'])

@@ -1,6 +1,6 @@
-import { test } from 'node:test'
+import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,8 +13,13 @@ import type { ConfigStore } from '../../src/types.js'
 
 const silent = pino({ level: 'silent' })
 
+const tempDirs: string[] = []
+// Removed even when a test fails half-way (each test's own remove() only runs when it gets to the end).
+after(async () => { for (const d of tempDirs) await rm(d, { recursive: true, force: true }) })
+
 async function tempRepo (): Promise<{ repo: string, remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'gitconfig-node-'))
+  tempDirs.push(dir)
   return { repo: join(dir, 'repo'), remove: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
@@ -96,5 +101,30 @@ test('stop() ends open SSE watches so shutdown does not wait for them', async ()
   await node.stop()
   assert.equal(node.watcherCount, 0)
   assert.match(await body, /event: ready/)
+  await remove()
+})
+
+test('a request that reaches a stopping node gets 503 UNAVAILABLE in the JSON error format', async () => {
+  const { repo, remove } = await tempRepo()
+  const log: string[] = []
+  const node = new GitConfigNode({ repo, httpPort: 0 }, { logger: silent, openStore: slowStore(300, log) })
+  const { url } = await node.start()
+  const { port } = new URL(url)
+  // Two pipelined requests on one kept-alive connection: the first is in flight when stop() begins, so the second
+  // is read while the node is stopping.
+  const socket = connect(Number(port), '127.0.0.1')
+  let received = ''
+  socket.on('data', (c: Buffer) => { received += c.toString('utf8') })
+  const closed = new Promise<void>(resolve => socket.on('close', () => { resolve() }))
+  socket.write('POST /keys/pipelined/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1')
+  while (!log.includes('set-start')) await delay(5)
+  const stopping = node.stop()
+  socket.write('GET /keys/pipelined/a HTTP/1.1\r\nHost: x\r\n\r\n')
+  await closed
+  await stopping
+  const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map(m => m[1])
+  assert.deepEqual(statuses, ['200', '503'], received)
+  const lastBody = received.slice(received.lastIndexOf('\r\n\r\n') + 4)
+  assert.equal((JSON.parse(lastBody) as { error: string }).error, 'UNAVAILABLE')
   await remove()
 })

@@ -1,0 +1,178 @@
+// One compliance suite for every Raft storage implementation (STYLE.md), plus a restart-from-LevelDB test.
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MemoryStorage } from '../../src/raft/storage-memory.js'
+import { LevelStorage } from '../../src/raft/storage-level.js'
+import type { WritableRaftStorage } from '../../src/raft/storage.js'
+import type { Entry } from '../../src/raft/types.js'
+import { RawNode } from '../../src/raft/raw-node.js'
+import { decodeConfChange } from '../../src/raft/conf-change.js'
+
+function ent (index: number, term: number, text = `e${index}`): Entry {
+  return { index, term, type: 'normal', data: new TextEncoder().encode(text) }
+}
+
+interface Impl {
+  name: string
+  /** Opens storage; `reopen` opens the same persisted state again (memory: the same object). */
+  open (): Promise<{ storage: WritableRaftStorage, reopen (): Promise<WritableRaftStorage>, cleanup (): Promise<void> }>
+}
+
+const impls: Impl[] = [
+  {
+    name: 'MemoryStorage',
+    async open () {
+      const storage = new MemoryStorage()
+      return { storage, reopen: async () => storage, cleanup: async () => {} }
+    }
+  },
+  {
+    name: 'LevelStorage',
+    async open () {
+      const dir = mkdtempSync(join(tmpdir(), 'raft-level-'))
+      let current = await LevelStorage.open(dir)
+      return {
+        storage: current,
+        async reopen () {
+          await current.close()
+          current = await LevelStorage.open(dir)
+          return current
+        },
+        async cleanup () {
+          await current.close()
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }
+    }
+  }
+]
+
+for (const impl of impls) {
+  describe(`raft storage compliance: ${impl.name}`, () => {
+    test('starts empty', async () => {
+      const { storage, cleanup } = await impl.open()
+      assert.equal(storage.firstIndex(), 1)
+      assert.equal(storage.lastIndex(), 0)
+      assert.equal(storage.term(0), 0)
+      assert.equal(storage.term(1), undefined)
+      assert.deepEqual(storage.initialState().hardState, { term: 0, vote: '', commit: 0 })
+      await cleanup()
+    })
+
+    test('append, truncate a conflicting suffix, and survive reopening', async () => {
+      const { storage, reopen, cleanup } = await impl.open()
+      await storage.append([ent(1, 1), ent(2, 1), ent(3, 2), ent(4, 2)])
+      await storage.setHardState({ term: 2, vote: 'a', commit: 2 })
+      await storage.append([ent(3, 3, 'new3')])
+      const again = await reopen()
+      assert.equal(again.lastIndex(), 3)
+      assert.equal(again.term(3), 3)
+      assert.deepEqual(again.entries(1, 4, Infinity)?.map(e => new TextDecoder().decode(e.data)), ['e1', 'e2', 'new3'])
+      assert.deepEqual(again.initialState().hardState, { term: 2, vote: 'a', commit: 2 })
+      await cleanup()
+    })
+
+    test('entries respects the byte limit but returns at least one entry', async () => {
+      const { storage, cleanup } = await impl.open()
+      await storage.append([ent(1, 1, 'x'.repeat(100)), ent(2, 1, 'y'.repeat(100)), ent(3, 1)])
+      assert.equal(storage.entries(1, 4, 1)?.length, 1)
+      assert.equal(storage.entries(1, 4, 260)?.length, 2)
+      assert.equal(storage.entries(1, 4, Infinity)?.length, 3)
+      await cleanup()
+    })
+
+    test('snapshot and compaction drop old entries and keep the compaction term', async () => {
+      const { storage, reopen, cleanup } = await impl.open()
+      await storage.append([ent(1, 1), ent(2, 1), ent(3, 2), ent(4, 2), ent(5, 3)])
+      const cs = { voters: ['a', 'b', 'c'], learners: [] }
+      await storage.createSnapshot(4, cs, new TextEncoder().encode('state@4'))
+      assert.equal(storage.firstIndex(), 1, 'a snapshot alone keeps the log')
+      await storage.compact(3)
+      const again = await reopen()
+      assert.equal(again.firstIndex(), 4)
+      assert.equal(again.term(3), 2)
+      assert.equal(again.term(2), undefined)
+      assert.equal(again.entries(3, 5, Infinity), undefined, 'compacted entries are reported as such')
+      assert.deepEqual(again.entries(4, 6, Infinity)?.map(e => e.index), [4, 5])
+      assert.equal(again.snapshot().metadata.index, 4)
+      assert.deepEqual(again.snapshot().metadata.confState, cs)
+      assert.deepEqual(again.initialState().confState, cs)
+      await cleanup()
+    })
+
+    test('applySnapshot replaces the log; an older snapshot is ignored', async () => {
+      const { storage, reopen, cleanup } = await impl.open()
+      await storage.append([ent(1, 1), ent(2, 1)])
+      const cs = { voters: ['a'], learners: ['b'] }
+      await storage.applySnapshot({ metadata: { index: 10, term: 4, confState: cs }, data: new Uint8Array([1, 2]) })
+      await storage.applySnapshot({ metadata: { index: 5, term: 3, confState: cs }, data: new Uint8Array([9]) })
+      const again = await reopen()
+      assert.equal(again.firstIndex(), 11)
+      assert.equal(again.lastIndex(), 10)
+      assert.equal(again.term(10), 4)
+      assert.deepEqual([...again.snapshot().data], [1, 2])
+      await again.append([ent(11, 4)])
+      assert.equal(again.lastIndex(), 11)
+      await cleanup()
+    })
+  })
+}
+
+test('a node restarted from LevelDB continues with its term, vote, log and commit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raft-restart-'))
+  try {
+    let storage = await LevelStorage.open(dir)
+    const config = { id: 'solo', electionTicks: 10, heartbeatTicks: 1, random: () => 0 }
+    let node = new RawNode(config, storage)
+    node.bootstrap(['solo'])
+    const applied: string[] = []
+    const drain = async (n: RawNode, s: LevelStorage): Promise<void> => {
+      while (n.hasReady()) {
+        const rd = n.ready()
+        if (rd.hardState !== null) await s.setHardState(rd.hardState)
+        await s.append(rd.entries)
+        for (const e of rd.committedEntries) {
+          if (e.type === 'confChange') {
+            const cc = decodeConfChange(e.data)
+            if (cc !== undefined) n.applyConfChange(cc)
+          } else if (e.data.byteLength > 0) applied.push(new TextDecoder().decode(e.data))
+        }
+        n.advance(rd)
+      }
+    }
+    await drain(node, storage)
+    node.campaign()
+    await drain(node, storage)
+    assert.equal(node.status().role, 'leader')
+    node.propose(new TextEncoder().encode('one'))
+    node.propose(new TextEncoder().encode('two'))
+    await drain(node, storage)
+    const before = node.status()
+    await storage.close()
+
+    storage = await LevelStorage.open(dir)
+    applied.length = 0
+    node = new RawNode(config, storage)
+    await drain(node, storage)
+    const after = node.status()
+    assert.equal(after.term, before.term)
+    assert.equal(after.vote, 'solo')
+    assert.equal(after.commit, before.commit)
+    assert.equal(after.lastIndex, before.lastIndex)
+    assert.deepEqual(applied, ['one', 'two'], 'committed entries are delivered again for re-applying')
+    // It campaigns in a later term and keeps going.
+    node.campaign()
+    await drain(node, storage)
+    assert.equal(node.status().role, 'leader')
+    assert.ok(node.status().term > before.term)
+    node.propose(new TextEncoder().encode('three'))
+    await drain(node, storage)
+    assert.deepEqual(applied, ['one', 'two', 'three'])
+    await storage.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

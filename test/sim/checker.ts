@@ -1,0 +1,3 @@
+// The one import point of the linearizability checker for the simulator.
+export { checkLinearizable } from './linearizability.js'
+export type { CheckResult, HistoryOp, Model } from './linearizability.js'
