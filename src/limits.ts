@@ -156,6 +156,25 @@ export const clientWatchRetriesMax = 20
 /** Buffered, unparsed SSE text the client accepts before it treats the stream as broken. */
 export const clientSseBufferBytesMax = 8 * 1024 * 1024
 
+// Replication in the node (src/node/replicator.ts): the wiring of store and p2p.
+/** Default period of the shared-remote sync (option syncIntervalSeconds, flag --sync-interval). */
+export const remoteSyncIntervalSecondsDefault = 30
+/** Fetch-and-merge jobs one node runs at once; further heads wait (the newest per announcing node is kept). */
+export const replicationFetchConcurrencyMax = 2
+/** Announcing nodes whose newest head may wait for a free fetch slot; heads from further nodes are dropped and counted. */
+export const replicationPendingHeadsMax = 256
+/** Commits remembered as already merged (or our own), so repeated announcements of them cost nothing. */
+export const replicationKnownCommitsMax = 4096
+/** Last head merged from each other node, offered as `have` in fetches so packs stay thin. */
+export const replicationPeerHeadsMax = 256
+/** Largest pack accepted from one fetch. */
+export const replicationFetchBytesMax = 256 * 1024 * 1024
+/**
+ * Deadline of one fetch (a peer that stalls is dropped and retried on its next announcement). The merge after it has
+ * no deadline: it is local work, and cutting a slow one short would only start it again from scratch.
+ */
+export const replicationFetchTimeoutMs = 120_000
+
 // Raft (src/raft). Defaults of the per-node settings validated in src/raft/config.ts, and hard bounds on what a
 // message from the network may carry (checked in src/raft/codec.ts before the state machine sees it).
 /** Most voters in one Raft group (DESIGN.md: "up to 5 voters, the rest learners"). */

@@ -5,11 +5,14 @@ import { shutdownGraceMs } from '../limits.js'
 import { GitConfigNode } from '../node/node.js'
 import { parseInteger } from './parse.js'
 
-export async function runNodeStart (flags: Record<string, string | undefined>): Promise<void> {
-  const optional = (name: string, flag: string): Record<string, number> => {
+export async function runNodeStart (rawFlags: Record<string, string | string[] | undefined>): Promise<void> {
+  const flags: Record<string, string | undefined> = {}
+  for (const [name, v] of Object.entries(rawFlags)) if (typeof v === 'string') flags[name] = v
+  const optional = (name: string, flag: string, max = 2 ** 31): Record<string, number> => {
     const v = flags[name]
-    return v === undefined ? {} : { [name]: parseInteger(v, flag, 0, 2 ** 31) }
+    return v === undefined ? {} : { [name]: parseInteger(v, flag, 0, max) }
   }
+  const bootstrap = Array.isArray(rawFlags.bootstrap) ? rawFlags.bootstrap : []
   const node = new GitConfigNode({
     repo: flags.repo,
     host: flags.host,
@@ -17,10 +20,17 @@ export async function runNodeStart (flags: Record<string, string | undefined>): 
     logLevel: flags.logLevel,
     ...optional('keyBytesMax', '--key-bytes-max'),
     ...optional('valueBytesMax', '--value-bytes-max'),
-    ...optional('requestBytesMax', '--request-bytes-max')
+    ...optional('requestBytesMax', '--request-bytes-max'),
+    ...optional('p2pPort', '--p2p-port', 65535),
+    ...(flags.p2pHost === undefined ? {} : { p2pHost: flags.p2pHost }),
+    ...(bootstrap.length === 0 ? {} : { bootstrap }),
+    ...(flags.remote === undefined ? {} : { remote: flags.remote }),
+    syncIntervalSeconds: parseInteger(flags.syncInterval ?? '30', '--sync-interval', 1, 24 * 3600)
   })
   const address = await node.start()
-  // Also on stderr in plain text, whatever the log level, so scripts and tests can find an ephemeral port.
+  // Also on stderr in plain text, whatever the log level, so scripts and tests can find ephemeral ports. The p2p
+  // lines come first: a reader that waits for the HTTP line has them too.
+  for (const addr of node.p2pMultiaddrs) process.stderr.write(`gitconfig p2p listening on ${addr}\n`)
   process.stderr.write(`gitconfig node listening on ${address.url} (repository ${node.options.repo})\n`)
 
   await new Promise<void>(resolve => {

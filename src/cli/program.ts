@@ -157,13 +157,23 @@ export function buildProgram (): Command {
     .option('--key-bytes-max <n>', 'longest key in bytes')
     .option('--value-bytes-max <n>', 'largest value in bytes')
     .option('--request-bytes-max <n>', 'largest request body in bytes')
-    .action(async (flags: Record<string, string | undefined>) => {
+    .option('--p2p-port <port>', 'replicate with other nodes over libp2p on this TCP port; 0 picks a free one (the multiaddr is printed)')
+    .option('--p2p-host <address>', 'IP address the p2p port listens on', '127.0.0.1')
+    .option('--bootstrap <multiaddr>', 'a peer to join, as another node prints it (/ip4/.../tcp/.../p2p/...); repeatable', collect, [])
+    .option('--remote <path-or-url>', 'a shared git remote to push our head to and merge the other nodes from')
+    .option('--sync-interval <seconds>', 'seconds between syncs with --remote', '30')
+    .action(async (flags: Record<string, string | string[] | undefined>) => {
       // Loaded on demand: the server stack (fastify, prom-client, pino) would slow every other command's start-up.
       const { runNodeStart } = await import('./node-command.js')
       await runNodeStart(flags)
     })
 
   return program
+}
+
+/** Commander accumulator of a repeatable option. */
+function collect (value: string, previous: string[]): string[] {
+  return [...previous, value]
 }
 
 /** A CAS that did not swap: not an error of the store, but the CLI reports it (exit 3) so scripts can branch. */

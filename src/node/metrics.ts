@@ -7,6 +7,16 @@ export interface MetricsSources {
   keyCount: () => Promise<number | null>
 }
 
+/** Replication counters (src/node/replicator.ts). */
+export interface ReplicationMetrics {
+  readonly headsReceived: Counter<'via'>
+  readonly headsDropped: Counter
+  readonly fetches: Counter<'result'>
+  readonly fetchBytes: Counter
+  readonly merges: Counter<'outcome'>
+  readonly remoteSyncs: Counter<'result'>
+}
+
 export class NodeMetrics {
   readonly registry = new Registry()
   readonly httpRequests: Counter<'route' | 'method' | 'status'>
@@ -14,6 +24,7 @@ export class NodeMetrics {
   readonly commits: Counter
   readonly batchSize: Histogram
   readonly watchers: Gauge
+  readonly replication: ReplicationMetrics
   private readonly seenCommits = new Set<string>()
   /**
    * Labelled children by `route method status`, so the per-request path skips prom-client's label hashing. Routes
@@ -39,6 +50,14 @@ export class NodeMetrics {
       name: 'gitconfig_commit_batch_size', help: 'Keys changed per commit (group commit batch size)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers
     })
     this.watchers = new Gauge({ name: 'gitconfig_watchers', help: 'Open watches (SSE streams and waiting long-polls)', registers })
+    this.replication = {
+      headsReceived: new Counter({ name: 'gitconfig_replication_heads_received_total', help: 'Peer head announcements received, by path (gossip or anti-entropy)', labelNames: ['via'], registers }),
+      headsDropped: new Counter({ name: 'gitconfig_replication_heads_dropped_total', help: 'Peer heads dropped because too many nodes had heads waiting for a fetch slot', registers }),
+      fetches: new Counter({ name: 'gitconfig_replication_fetches_total', help: 'Pack fetches from peers, by result (ok or failed)', labelNames: ['result'], registers }),
+      fetchBytes: new Counter({ name: 'gitconfig_replication_fetch_bytes_total', help: 'Pack bytes received from peers', registers }),
+      merges: new Counter({ name: 'gitconfig_replication_merges_total', help: 'Peer heads merged into main, by outcome (contained, fast-forward, merged)', labelNames: ['outcome'], registers }),
+      remoteSyncs: new Counter({ name: 'gitconfig_replication_remote_syncs_total', help: 'Shared-remote sync rounds, by result (ok or failed)', labelNames: ['result'], registers })
+    }
     // Registered in the registry and read on scrape; nothing else needs a reference to it.
     new Gauge({
       name: 'gitconfig_keys',

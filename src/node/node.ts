@@ -19,6 +19,7 @@ import { parseNodeOptions, type NodeOptions } from './options.js'
 import { openStore as defaultOpenStore } from './open-store.js'
 import { onStoreCommit, storeHead, storeNodeId, type StoreOpener } from './store-port.js'
 import { packageVersion } from './package-version.js'
+import { startReplication, type ReplicationRuntime, type ReplicationStatus } from './replication.js'
 
 export interface NodeDependencies {
   /** How the store is opened; the default opens the git store in `options.repo`. */
@@ -41,6 +42,10 @@ export interface NodeStatus {
   readonly state: NodeState
   readonly uptimeSeconds: number
   readonly url: string | null
+  /** p2p identity, listen addresses and peers; null when p2p is off. */
+  readonly p2p: ReplicationStatus['p2p']
+  /** The shared remote this node syncs with, or null. */
+  readonly remote: string | null
 }
 
 /** An open watch: the store's events plus the means to release it (on disconnect, timeout or node stop). */
@@ -63,6 +68,7 @@ export class GitConfigNode {
   private server: FastifyInstance | null = null
   private address: NodeAddress | null = null
   private unsubscribeCommits: (() => void) | null = null
+  private replication: ReplicationRuntime | null = null
   private readonly watches = new Set<AbortController>()
   private readonly writes = new Set<Promise<unknown>>()
   private startedAtMs = 0
@@ -88,6 +94,7 @@ export class GitConfigNode {
     try {
       this.store = await this.openStore(repo, { keyBytesMax: this.options.keyBytesMax, valueBytesMax: this.options.valueBytesMax })
       this.unsubscribeCommits = onStoreCommit(this.store, n => { this.metrics.observeCommit(n.changes) })
+      this.replication = await startReplication(this.store, this.options, this.logger, this.metrics.replication)
       this.server = buildApi(this)
       await this.server.listen({ host: this.options.host, port: this.options.httpPort })
     } catch (err) {
@@ -104,9 +111,15 @@ export class GitConfigNode {
     return this.address
   }
 
+  /** Full multiaddrs of the p2p host (each ending in /p2p/<PeerId>): what other nodes pass as --bootstrap. */
+  get p2pMultiaddrs (): readonly string[] {
+    return this.replication?.status().p2p?.multiaddrs ?? []
+  }
+
   private async releaseAfterFailedStart (): Promise<void> {
     this.unsubscribeCommits?.()
     await this.server?.close().catch(() => {})
+    await this.replication?.stop().catch(() => {})
     await this.store?.close().catch(() => {})
     this.current = 'stopped'
   }
@@ -136,6 +149,8 @@ export class GitConfigNode {
     await this.closeServer()
     await Promise.allSettled([...this.writes])
     this.unsubscribeCommits?.()
+    // Replication merges into the store, so it ends (jobs aborted, p2p stopped) before the store closes.
+    await this.replication?.stop()
     await this.store?.close()
     this.current = 'stopped'
     this.logger.info('gitconfig node stopped')
@@ -266,7 +281,9 @@ export class GitConfigNode {
       version: packageVersion(),
       state: this.current,
       uptimeSeconds: this.current === 'running' ? Math.round((Date.now() - this.startedAtMs) / 1000) : 0,
-      url: this.address?.url ?? null
+      url: this.address?.url ?? null,
+      p2p: this.replication?.status().p2p ?? null,
+      remote: this.options.remote ?? null
     }
   }
 

@@ -2,7 +2,10 @@
 // and passed down typed. The CLI maps its flags onto these names; library users pass them to GitConfigNode.
 import { z } from 'zod'
 import { GitConfigError } from '../errors.js'
-import { keyBytesMaxDefault, requestBytesMaxDefault, valueBytesMaxDefault } from '../limits.js'
+import {
+  keyBytesMaxDefault, p2pBootstrapAddrsMax, p2pMultiaddrBytesMax, remoteSyncIntervalSecondsDefault, requestBytesMaxDefault,
+  valueBytesMaxDefault
+} from '../limits.js'
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -16,11 +19,23 @@ const nodeOptionsSchema = z.strictObject({
   logLevel: z.enum(logLevels).default('info'),
   keyBytesMax: z.number().int().min(16).max(64 * 1024).default(keyBytesMaxDefault),
   valueBytesMax: z.number().int().min(1).max(512 * 1024 * 1024).default(valueBytesMaxDefault),
-  requestBytesMax: z.number().int().min(1024).max(1024 * 1024 * 1024).default(requestBytesMaxDefault)
+  requestBytesMax: z.number().int().min(1024).max(1024 * 1024 * 1024).default(requestBytesMaxDefault),
+  /** libp2p TCP port; replication over p2p is off when absent. 0 asks the OS for a free port (printed at start). */
+  p2pPort: z.number().int().min(0).max(65535).optional(),
+  /** IP address the p2p port listens on (the p2p layer checks that it is an IPv4 or IPv6 address). */
+  p2pHost: z.string().min(1).default('127.0.0.1'),
+  /** Peers to join: full multiaddrs ending in /p2p/<PeerId>, as another node prints them at start. */
+  bootstrap: z.array(z.string().min(1).max(p2pMultiaddrBytesMax)).max(p2pBootstrapAddrsMax).default([]),
+  /** libp2p identity file; default <repo>/gitconfig/p2p.key (the store's state folder), created when missing. */
+  p2pKeyFile: z.string().min(1).optional(),
+  /** Shared git remote (path or URL) used as rendezvous and backup; works with p2p off. */
+  remote: z.string().min(1).optional(),
+  /** Period of the shared-remote sync (push our head, fetch and merge the others). */
+  syncIntervalSeconds: z.number().int().min(1).max(24 * 3600).default(remoteSyncIntervalSecondsDefault)
 })
 
 export type NodeOptionsInput = z.input<typeof nodeOptionsSchema>
-export type NodeOptions = Readonly<z.output<typeof nodeOptionsSchema>>
+export type NodeOptions = Readonly<Omit<z.output<typeof nodeOptionsSchema>, 'bootstrap'> & { bootstrap: readonly string[] }>
 
 /** Validates options; throws INVALID_ARGUMENT naming every bad field. */
 export function parseNodeOptions (input: unknown): NodeOptions {
@@ -33,5 +48,8 @@ export function parseNodeOptions (input: unknown): NodeOptions {
   if (opts.requestBytesMax < opts.valueBytesMax) {
     throw new GitConfigError('INVALID_ARGUMENT', `invalid node options: requestBytesMax (${opts.requestBytesMax}) must be at least valueBytesMax (${opts.valueBytesMax})`)
   }
-  return Object.freeze(opts)
+  if (opts.bootstrap.length > 0 && opts.p2pPort === undefined) {
+    throw new GitConfigError('INVALID_ARGUMENT', 'invalid node options: bootstrap needs p2pPort (use 0 for any free port)')
+  }
+  return Object.freeze({ ...opts, bootstrap: Object.freeze([...opts.bootstrap]) })
 }

@@ -34,3 +34,37 @@ test('node options: unknown keys and bad values are rejected with every reason',
 test('GitConfigNode validates options in its constructor, before opening anything', () => {
   assert.throws(() => new GitConfigNode({ repo: '/tmp/x', bogus: true }), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT')
 })
+
+test('node options: replication is off by default; bootstrap needs a p2p port; the key file defaults to the state folder', async () => {
+  const o = parseNodeOptions({})
+  assert.equal(o.p2pPort, undefined)
+  assert.equal(o.remote, undefined)
+  assert.deepEqual(o.bootstrap, [])
+  assert.equal(o.syncIntervalSeconds, 30)
+  assert.equal(o.p2pHost, '127.0.0.1')
+  const { p2pKeyFile } = await import('../../src/node/replication.js')
+  assert.equal(p2pKeyFile(parseNodeOptions({ repo: '/srv/dc1', p2pPort: 0 })), '/srv/dc1/gitconfig/p2p.key')
+  assert.equal(p2pKeyFile(parseNodeOptions({ repo: '/srv/dc1', p2pPort: 0, p2pKeyFile: '/etc/k' })), '/etc/k')
+  assert.throws(() => parseNodeOptions({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWCmH3RPA2CqyKci2u6CNzkNCaoWw5frgEXo37BjznyrmT'] }), /bootstrap needs p2pPort/)
+  assert.throws(() => parseNodeOptions({ p2pPort: 70000 }), /p2pPort/)
+  assert.throws(() => parseNodeOptions({ syncIntervalSeconds: 0 }), /syncIntervalSeconds/)
+  assert.ok(Object.isFrozen(parseNodeOptions({ p2pPort: 0, bootstrap: [] }).bootstrap))
+})
+
+test('a node with a bad bootstrap address fails to start with INVALID_ARGUMENT and releases the repository', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { pino } = await import('pino')
+  const dir = await mkdtemp(join(tmpdir(), 'gitconfig-opts-'))
+  try {
+    const options = { repo: join(dir, 'repo'), httpPort: 0, p2pPort: 0, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }
+    const node = new GitConfigNode(options, { logger: pino({ level: 'silent' }) })
+    await assert.rejects(node.start(), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /p2p/.test(err.message))
+    const again = new GitConfigNode({ ...options, p2pPort: undefined, bootstrap: [] }, { logger: pino({ level: 'silent' }) })
+    await again.start()
+    await again.stop()
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
