@@ -207,6 +207,14 @@ export class GitConfigNode {
   }
 
   async compareAndSwap (key: string, expected: ValueInput | null, value: ValueInput, opts?: WriteOptions): Promise<CasResult> {
+    // A replicated node accepts plain writes on its own, so a local CAS could succeed on two nodes at once. Across
+    // nodes CAS must go through Raft (DESIGN.md "Two paths for writes"), which is not wired in yet: refuse it
+    // rather than hand out a lock that two clients can both win.
+    if (this.options.p2pPort !== undefined || this.options.remote !== undefined) {
+      throw new GitConfigError('CAS_REQUIRES_STRONG_PREFIX',
+        'compare-and-swap on a replicated node needs the Raft log for strong prefixes, which this version does not ' +
+        'run yet; use CAS on a single node (no --p2p-port or --remote) or in the embedded library', { key })
+    }
     return await this.write(s => s.compareAndSwap(key, expected, value, opts), r => r.commit)
   }
 

@@ -68,3 +68,27 @@ test('a node with a bad bootstrap address fails to start with INVALID_ARGUMENT a
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+test('a replicated node refuses CAS (409 CAS_REQUIRES_STRONG_PREFIX) instead of a local, non-linearizable one', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { pino } = await import('pino')
+  const dir = await mkdtemp(join(tmpdir(), 'gitconfig-opts-'))
+  try {
+    const remote = join(dir, 'shared.git')
+    const node = new GitConfigNode({ repo: join(dir, 'repo'), httpPort: 0, remote }, { logger: pino({ level: 'silent' }) })
+    await node.start()
+    try {
+      await assert.rejects(node.compareAndSwap('/locks/job', null, 'me'),
+        (err: Error & { code?: string, status?: number }) => err.code === 'CAS_REQUIRES_STRONG_PREFIX' && err.status === 409)
+      assert.equal(await node.get('/locks/job'), null)
+      await node.set('/plain', 'still works')
+      assert.equal(new TextDecoder().decode((await node.get('/plain'))?.value), 'still works')
+    } finally {
+      await node.stop()
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
