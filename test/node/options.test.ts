@@ -2,6 +2,19 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseNodeOptions } from '../../src/node/options.js'
 import { GitConfigNode } from '../../src/node/node.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+
+async function withTempDir (fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'gitconfig-opts-'))
+  try {
+    await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
 
 test('node options: defaults are the embedded default (./data, loopback, 8080) and the result is frozen', () => {
   const o = parseNodeOptions({})
@@ -52,30 +65,18 @@ test('node options: replication is off by default; bootstrap needs a p2p port; t
 })
 
 test('a node with a bad bootstrap address fails to start with INVALID_ARGUMENT and releases the repository', async () => {
-  const { mkdtemp, rm } = await import('node:fs/promises')
-  const { tmpdir } = await import('node:os')
-  const { join } = await import('node:path')
-  const { pino } = await import('pino')
-  const dir = await mkdtemp(join(tmpdir(), 'gitconfig-opts-'))
-  try {
+  await withTempDir(async (dir) => {
     const options = { repo: join(dir, 'repo'), httpPort: 0, p2pPort: 0, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }
     const node = new GitConfigNode(options, { logger: pino({ level: 'silent' }) })
     await assert.rejects(node.start(), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /p2p/.test(err.message))
     const again = new GitConfigNode({ ...options, p2pPort: undefined, bootstrap: [] }, { logger: pino({ level: 'silent' }) })
     await again.start()
     await again.stop()
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('a replicated node refuses CAS (409 CAS_REQUIRES_STRONG_PREFIX) instead of a local, non-linearizable one', async () => {
-  const { mkdtemp, rm } = await import('node:fs/promises')
-  const { tmpdir } = await import('node:os')
-  const { join } = await import('node:path')
-  const { pino } = await import('pino')
-  const dir = await mkdtemp(join(tmpdir(), 'gitconfig-opts-'))
-  try {
+  await withTempDir(async (dir) => {
     const remote = join(dir, 'shared.git')
     const node = new GitConfigNode({ repo: join(dir, 'repo'), httpPort: 0, remote }, { logger: pino({ level: 'silent' }) })
     await node.start()
@@ -88,7 +89,5 @@ test('a replicated node refuses CAS (409 CAS_REQUIRES_STRONG_PREFIX) instead of 
     } finally {
       await node.stop()
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
