@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigError, GitConfigStore } from '../../src/index.js'
-import { git, tempDir, text } from './helpers.js'
+import { git, onCleanup, tempDir, text } from './helpers.js'
 import { chunksOf, collect, openReplica, pull, type Replica } from './replication-helpers.js'
 
 /** Two stores in sync on two keys; `b` receives the bad input. */
@@ -138,7 +138,7 @@ test('a quarantine left behind by a crash during an ingest is removed at open', 
   await mkdir(join(stray, 'pack'), { recursive: true })
   await writeFile(join(stray, 'pack', 'tmp_pack_123'), 'half a pack')
   const reopened = await GitConfigStore.open(a.dir, { maintenance: false })
-  t.after(() => reopened.close())
+  onCleanup(t, () => reopened.close())
   assert.equal((await readdir(join(a.dir, 'objects'))).includes('gitconfig-incoming-crashed'), false)
   assert.equal(text((await reopened.get('/k'))?.value), 'v')
 })

@@ -4,7 +4,7 @@ import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigStore } from '../../src/index.js'
 import type { GroupCommitter } from '../../src/gitstore/group-commit.js'
-import { eventually, git, take, text } from './helpers.js'
+import { eventually, git, onCleanup, take, text } from './helpers.js'
 import { openReplica, pull, snapshot, treeOf } from './replication-helpers.js'
 
 test('divergent writes on two stores merge to the same commit and tree on both, whichever merges first', async (t) => {
@@ -139,7 +139,7 @@ test('after merges, an index rebuilt from git gives the same answers', async (t)
   await a.store.close()
   await rm(join(a.dir, 'gitconfig', 'index'), { recursive: true, force: true })
   const reopened = await GitConfigStore.open(a.dir, { maintenance: false, clock: a.clock.read })
-  t.after(() => reopened.close())
+  onCleanup(t, () => reopened.close())
   assert.deepEqual(await answers(reopened), before)
 })
 
@@ -252,7 +252,7 @@ test('an index left behind a merge (its write lost in a crash) catches up to the
     const saved = join(b.dir, '..', 'index-before-merge')
     await cp(join(b.dir, 'gitconfig', 'index'), saved, { recursive: true })
     const b2 = await GitConfigStore.open(b.dir, { maintenance: false, clock: b.clock.read })
-    t.after(() => b2.close())
+    onCleanup(t, () => b2.close())
     const headBefore = b2.head
     const merged = await pull(b2, a.store)
     await pull(a.store, b2)
@@ -264,7 +264,7 @@ test('an index left behind a merge (its write lost in a crash) catches up to the
     await rm(join(b.dir, 'gitconfig', 'index'), { recursive: true })
     await cp(saved, join(b.dir, 'gitconfig', 'index'), { recursive: true })
     const b3 = await GitConfigStore.open(b.dir, { maintenance: false, clock: b.clock.read })
-    t.after(() => b3.close())
+    onCleanup(t, () => b3.close())
     await a.store.flush()
     const keys = ['/s/base', '/s/k0', '/s/k1', '/s/k2', '/s/k3']
     const answers = async (s: GitConfigStore): Promise<unknown> => ({
