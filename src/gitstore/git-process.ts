@@ -63,6 +63,15 @@ export function gitEnv (): NodeJS.ProcessEnv {
 }
 
 /**
+ * Extra `-c` settings for the write path's `git fast-import` only. Level-0 zlib ("stored" deflate blocks): a commit
+ * checkpoints its own pack, so fast-import can never delta a tree against its previous version (that lives in an
+ * earlier pack) and compresses every rewritten tree and blob in full; at level 0 that costs about half of
+ * fast-import's CPU. The objects are ordinary git objects; packs are larger until maintenance repacks them, and
+ * the repack keeps the stored data (decision 0262).
+ */
+export const fastImportConfigArgs: readonly string[] = ['-c', 'pack.compression=0']
+
+/**
  * glibc malloc settings for the long-lived `git fast-import`: it allocates and frees a zlib deflate state (about
  * 256 KiB, above glibc's default 128 KiB mmap threshold) for every object it stores, so by default each object
  * costs an mmap, page faults on first touch and an munmap with a TLB flush. Keeping such blocks on the heap (and not
