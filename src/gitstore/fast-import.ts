@@ -4,7 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { GitConfigError } from '../errors.js'
 import { gitStderrBytesMax } from '../limits.js'
-import { gitConfigArgs, gitEnv } from './git-process.js'
+import { fastImportConfigArgs, fastImportEnv, gitConfigArgs } from './git-process.js'
 
 /** One file in a commit: its path in the tree and its new content, or null to delete it. */
 export interface FileChange {
@@ -125,8 +125,8 @@ export class FastImport {
 
   constructor (gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
     this.from = head
-    this.child = spawn('git', [...gitConfigArgs, '--git-dir', gitDir, 'fast-import', '--done', '--quiet'],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() })
+    this.child = spawn('git', [...gitConfigArgs, ...fastImportConfigArgs, '--git-dir', gitDir, 'fast-import', '--done', '--quiet'],
+      { stdio: ['pipe', 'pipe', 'pipe'], env: fastImportEnv() })
     this.child.stdout.setEncoding('utf8')
     this.child.stdout.on('data', (chunk: string) => this.onStdout(chunk))
     this.child.stderr.on('data', (b: Buffer) => { if (this.stderr.length < gitStderrBytesMax) this.stderr += b.toString('utf8') })

@@ -62,6 +62,30 @@ export function gitEnv (): NodeJS.ProcessEnv {
   }
 }
 
+/**
+ * Extra `-c` settings for the write path's `git fast-import` only. Level-0 zlib ("stored" deflate blocks): a commit
+ * checkpoints its own pack, so fast-import can never delta a tree against its previous version (that lives in an
+ * earlier pack) and compresses every rewritten tree and blob in full; at level 0 that costs about half of
+ * fast-import's CPU. The objects are ordinary git objects; packs are larger until maintenance repacks them, and
+ * the repack keeps the stored data (decision 0262).
+ */
+export const fastImportConfigArgs: readonly string[] = ['-c', 'pack.compression=0']
+
+/**
+ * glibc malloc settings for the long-lived `git fast-import`: it allocates and frees a zlib deflate state (about
+ * 256 KiB, above glibc's default 128 KiB mmap threshold) for every object it stores, so by default each object
+ * costs an mmap, page faults on first touch and an munmap with a TLB flush. Keeping such blocks on the heap (and not
+ * trimming it back) removed most of fast-import's system time in bench/fast-import-alone.ts (decision 0261).
+ * Other C libraries ignore the variable. A value the caller already set wins.
+ */
+export const fastImportMallocTunables = 'glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=67108864'
+
+/** gitEnv() plus fastImportMallocTunables, for the fast-import process only. */
+export function fastImportEnv (): NodeJS.ProcessEnv {
+  const env = gitEnv()
+  return { ...env, GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? fastImportMallocTunables }
+}
+
 export function gitUnavailable (cause: unknown): GitConfigError {
   const detail = cause instanceof Error ? cause.message : String(cause)
   return new GitConfigError('GIT_UNAVAILABLE',
