@@ -11,6 +11,7 @@ import { commitMessage } from '../src/gitstore/commit-message.js'
 import { encodeMeta, type KeyMeta } from '../src/gitstore/entry.js'
 import { gitConfigArgs } from '../src/gitstore/git-process.js'
 import { keyToTreeDir } from '../src/gitstore/keys.js'
+import { concurrentSetsPerSecond } from './store-load.js'
 
 const quick = process.argv.includes('--quick')
 const sizes = {
@@ -59,16 +60,8 @@ async function setLatency (): Promise<void> {
 async function setThroughput (callers: number): Promise<void> {
   await withStore(async (store) => {
     const total = callers === 1 ? Math.min(sizes.throughputSetsPerRun, 3000) : sizes.throughputSetsPerRun
-    let next = 0
-    const t0 = performance.now()
-    await Promise.all(Array.from({ length: callers }, async () => {
-      while (next < total) {
-        const i = next++
-        await store.set(`/tp/app${i % 100}/k${i % 10_000}`, `value-${i}`)
-      }
-    }))
-    const seconds = (performance.now() - t0) / 1000
-    row(`durable sets/s, ${callers} concurrent callers`, `${Math.round(total / seconds)}`, callers === 256 ? '>= 15,000' : '')
+    const setsPerSecond = await concurrentSetsPerSecond(store, callers, total)
+    row(`durable sets/s, ${callers} concurrent callers`, `${Math.round(setsPerSecond)}`, callers === 256 ? '>= 15,000' : '')
   })
 }
 
