@@ -3,6 +3,7 @@
 //   npm run bench:store            (full run, a few minutes)
 //   npm run bench:store -- --quick (smaller sizes, to check the benchmark itself)
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,7 +27,7 @@ const sizes = {
 const rows: Array<[string, string, string]> = []
 function row (metric: string, value: string, goal: string): void {
   rows.push([metric, value, goal])
-  if (!process.argv.includes('--rss-only')) console.error(`  ${metric}: ${value}`)
+  console.error(`  ${metric}: ${value}`)
 }
 
 function percentile (sorted: number[], p: number): number {
@@ -62,34 +63,6 @@ async function setThroughput (callers: number): Promise<void> {
     const total = callers === 1 ? Math.min(sizes.throughputSetsPerRun, 3000) : sizes.throughputSetsPerRun
     const setsPerSecond = await concurrentSetsPerSecond(store, callers, total)
     row(`durable sets/s, ${callers} concurrent callers`, `${Math.round(setsPerSecond)}`, callers === 256 ? '>= 15,000' : '')
-  })
-}
-
-async function getsAndRss (): Promise<void> {
-  await withStore(async (store) => {
-    const n = sizes.keysForRss
-    let next = 0
-    await Promise.all(Array.from({ length: 256 }, async () => {
-      while (next < n) {
-        const i = next++
-        await store.set(`/rss/app${i % 100}/key${i}`, `some configuration value number ${i}`)
-      }
-    }))
-    await store.flush()
-    for (let i = 0; i < n; i++) await store.get(`/rss/app${i % 100}/key${i}`)
-    const t0 = performance.now()
-    let found = 0
-    for (let i = 0; i < sizes.getsRun; i++) {
-      const kv = await store.get(`/rss/app${i % 100}/key${i % n}`)
-      if (kv !== null) found++
-    }
-    const seconds = (performance.now() - t0) / 1000
-    if (found !== sizes.getsRun) throw new Error('a get missed')
-    row('gets/s (sequential awaits, current values)', `${Math.round(sizes.getsRun / seconds)}`, '>= 200,000')
-    ;(globalThis as { gc?: () => void }).gc?.()
-    const heapMb = Math.round(process.memoryUsage().heapUsed / 1024 / 1024)
-    row(`RSS with ${n} keys (after reading all)`,
-      `${Math.round(process.memoryUsage().rss / 1024 / 1024)} MB (heap ${heapMb} MB; node + tsx at start ${rssBaselineMb} MB)`, '<= 200 MB')
   })
 }
 
@@ -162,11 +135,10 @@ async function historyAt100k (): Promise<void> {
   }
 }
 
-const rssBaselineMb = Math.round(process.memoryUsage().rss / 1024 / 1024)
-
-/** The gets/RSS phase runs in a fresh child process, so earlier phases' garbage does not count against RSS. */
+/** The gets/RSS phase: bench/store-rss.mjs on the compiled build, in a fresh process (see that file). */
 async function getsAndRssInChild (): Promise<void> {
-  const args = ['--expose-gc', '--import', 'tsx', new URL(import.meta.url).pathname, '--rss-only', ...(quick ? ['--quick'] : [])]
+  if (!existsSync(new URL('../dist/src/index.js', import.meta.url))) throw new Error('run `npm run build` first: the RSS phase measures the compiled build')
+  const args = ['--expose-gc', new URL('./store-rss.mjs', import.meta.url).pathname, String(sizes.keysForRss), String(sizes.getsRun)]
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let text = ''
@@ -174,12 +146,6 @@ async function getsAndRssInChild (): Promise<void> {
     child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`rss child exited ${code}`))))
   })
   for (const r of JSON.parse(out) as Array<[string, string, string]>) row(...r)
-}
-
-if (process.argv.includes('--rss-only')) {
-  await getsAndRss()
-  console.log(JSON.stringify(rows))
-  process.exit(0)
 }
 
 console.error(`store benchmark${quick ? ' (quick)' : ''}, node ${process.version}, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`)
