@@ -137,6 +137,8 @@ export const watchBatchEventsMax = 1000
 export const watchBatchGraceMs = 5
 /** Interval of SSE comment lines that keep idle streams open through proxies and reveal dead peers. */
 export const sseHeartbeatMs = 15_000
+/** Most entries in one audit page (also the default page size). */
+export const auditLimitMax = 1000
 /** `limit` of a history request that gives none (the largest is historyLimitMax). */
 export const historyLimitDefault = 100
 /** Recently seen commit ids the node remembers to count each group commit once in its metrics. */

@@ -88,6 +88,29 @@ export interface HistoryEntry {
   readonly node: string
 }
 
+export interface AuditOptions {
+  /** Only changes committed at or after this time (ISO-8601 date or date-time, e.g. `2026-11-01` or `2026-11-01T12:00:00Z`). */
+  readonly since?: string
+  /** Only changes committed before this time (same forms as `since`). */
+  readonly until?: string
+  /** At most this many entries in the page (default and maximum: auditLimitMax in limits.ts). */
+  readonly limit?: number
+  /** The `next` cursor of the previous page: continue after its last entry. */
+  readonly after?: string
+}
+
+/** One change in an audit export: a history entry with the key it changed. */
+export interface AuditEntry extends HistoryEntry {
+  readonly key: string
+}
+
+export interface AuditPage {
+  /** Oldest first: by commit date, then version, then key. */
+  readonly entries: AuditEntry[]
+  /** Pass as `after` for the next page; null when this page holds the last matching change. */
+  readonly next: string | null
+}
+
 export interface WatchOptions {
   /** Watch every key below the given prefix, not only the key itself. */
   readonly recursive?: boolean
@@ -117,6 +140,8 @@ export interface ConfigStore {
   history (key: string, opts?: HistoryOptions): Promise<HistoryEntry[]>
   /** A new commit restoring the key's value (or its absence) as of `commit`. */
   rollback (key: string, commit: string, opts?: Pick<WriteOptions, 'author'>): Promise<WriteResult>
+  /** Every change to the prefix's keys (the prefix itself included) in a date range, oldest first, a page at a time. */
+  audit (prefix: string, opts?: AuditOptions): Promise<AuditPage>
   watch (keyOrPrefix: string, opts?: WatchOptions): AsyncIterable<WatchEvent>
   close (): Promise<void>
 }

@@ -1,7 +1,7 @@
 // Validation of everything a request carries besides its body: the key in the URL, query parameters and headers.
 // Each parser either returns a typed value or throws GitConfigError (400), so routes never see raw strings.
 import { GitConfigError } from '../errors.js'
-import { authorBytesMax, historyLimitDefault, historyLimitMax, ttlMsMax, watchWaitSecondsDefault, watchWaitSecondsMax } from '../limits.js'
+import { auditLimitMax, authorBytesMax, historyLimitDefault, historyLimitMax, ttlMsMax, watchWaitSecondsDefault, watchWaitSecondsMax } from '../limits.js'
 
 /**
  * The key named by the URL path after `routePrefix` (e.g. `/keys/`): each path segment is percent-decoded on its
@@ -75,6 +75,10 @@ function parseBoundedInt (query: Query, name: string, min: number, max: number, 
 
 export function parseHistoryLimit (query: Query): number {
   return parseBoundedInt(query, 'limit', 1, historyLimitMax, historyLimitDefault)
+}
+
+export function parseAuditLimit (query: Query): number {
+  return parseBoundedInt(query, 'limit', 1, auditLimitMax, auditLimitMax)
 }
 
 export function parseWaitSeconds (query: Query): number {

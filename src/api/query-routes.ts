@@ -1,8 +1,8 @@
-// /list, /history/<path> and /rollback/<path>.
+// /list, /history/<path>, /audit and /rollback/<path>.
 import type { FastifyInstance } from 'fastify'
 import { GitConfigError } from '../errors.js'
 import type { GitConfigNode } from '../node/node.js'
-import { keyFromUrl, parseAuthor, parseCommitParam, parseFlag, parseHistoryLimit, parseString, type Query } from './params.js'
+import { keyFromUrl, parseAuditLimit, parseAuthor, parseCommitParam, parseFlag, parseHistoryLimit, parseString, type Query } from './params.js'
 import { encodeValue } from './wire.js'
 
 export function registerQueryRoutes (app: FastifyInstance, node: GitConfigNode): void {
@@ -25,6 +25,16 @@ export function registerQueryRoutes (app: FastifyInstance, node: GitConfigNode):
   app.get('/history/*', async (request) => {
     const key = keyFromUrl(request.url, '/history/')
     return await node.history(key, { limit: parseHistoryLimit(request.query as Query) })
+  })
+
+  app.get('/audit', async (request) => {
+    const query = request.query as Query
+    return await node.audit(parseString(query, 'prefix') ?? '/', {
+      since: parseString(query, 'since'),
+      until: parseString(query, 'until'),
+      after: parseString(query, 'after'),
+      limit: parseAuditLimit(query)
+    })
   })
 
   app.post('/rollback/*', async (request) => {

@@ -2,7 +2,7 @@
 // give identical output. Values are printed as their bytes; text values get a trailing newline, binary ones none.
 import { isUtf8 } from 'node:buffer'
 import { encodeValue } from '../api/wire.js'
-import type { CasResult, DeleteResult, HistoryEntry, KeyValue, ListEntry, WatchEvent, WriteResult } from '../types.js'
+import type { AuditEntry, CasResult, DeleteResult, HistoryEntry, KeyValue, ListEntry, WatchEvent, WriteResult } from '../types.js'
 
 export interface Output {
   readonly json: boolean
@@ -64,6 +64,14 @@ export function printList (out: Output, entries: ListEntry[], showValues: boolea
 export function printHistory (out: Output, entries: HistoryEntry[]): void {
   if (out.json) { jsonLine(out, entries); return }
   for (const h of entries) line(out, `${h.commit} ${h.date} ${h.op} ${h.author} ${h.message.split('\n')[0]}`)
+}
+
+/** Audit entries: with --json one object per line (so a long export streams), else one readable line each. */
+export function printAudit (out: Output, entries: AuditEntry[]): void {
+  for (const e of entries) {
+    if (out.json) jsonLine(out, e)
+    else line(out, `${e.date} ${e.commit} ${e.op} ${e.key} ${e.author}`)
+  }
 }
 
 export function printEvent (out: Output, ev: WatchEvent): void {

@@ -2,9 +2,9 @@
 // --repo/--http (target.ts) and print through output.ts; `node start` runs a node until SIGTERM/SIGINT.
 import { Command, Option } from 'commander'
 import { GitConfigError } from '../errors.js'
-import { historyLimitMax, valueBytesMaxDefault } from '../limits.js'
+import { auditLimitMax, historyLimitMax, valueBytesMaxDefault } from '../limits.js'
 import type { ConfigStore } from '../types.js'
-import { printCas, printDelete, printEvent, printHistory, printList, printValue, printWrite, type Output } from './output.js'
+import { printAudit, printCas, printDelete, printEvent, printHistory, printList, printValue, printWrite, type Output } from './output.js'
 import { parseInteger, parseTtlSeconds, readStdin } from './parse.js'
 import { openTarget, type TargetFlags } from './target.js'
 
@@ -112,6 +112,27 @@ export function buildProgram (): Command {
     .action(async (key: string, flags: CommonFlags & { limit?: string }) => {
       const limit = flags.limit === undefined ? undefined : parseInteger(flags.limit, '--limit', 1, historyLimitMax)
       await withStore(flags, async (store, out) => { printHistory(out, await store.history(key, limit === undefined ? {} : { limit })) })
+    })
+
+  withTarget(program.command('audit'))
+    .description('export every change to PREFIX (default: all keys) in a date range, oldest first; --json: one JSON object per line')
+    .argument('[prefix]', 'a key or prefix; the key itself and every key below it', '/')
+    .option('--since <date>', 'changes committed at or after this ISO-8601 date or date-time (UTC unless an offset is given)')
+    .option('--until <date>', 'changes committed before this ISO-8601 date or date-time')
+    .option('--limit <n>', 'at most N entries in all')
+    .action(async (prefix: string, flags: CommonFlags & { since?: string, until?: string, limit?: string }) => {
+      const total = flags.limit === undefined ? Infinity : parseInteger(flags.limit, '--limit', 1, Number.MAX_SAFE_INTEGER)
+      await withStore(flags, async (store, out) => {
+        let printed = 0
+        let after: string | undefined
+        while (printed < total) {
+          const page = await store.audit(prefix, { since: flags.since, until: flags.until, after, limit: Math.min(auditLimitMax, total - printed) })
+          printAudit(out, page.entries)
+          printed += page.entries.length
+          if (page.next === null) break
+          after = page.next
+        }
+      })
     })
 
   withAuthor(withTarget(program.command('rollback')))

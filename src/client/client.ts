@@ -4,7 +4,7 @@ import { GitConfigError, isGitConfigError } from '../errors.js'
 import { parseVersion } from '../gitstore/hlc.js'
 import { clientRequestTimeoutMsDefault, clientWatchRetriesMax, clientWatchRetryDelayMsMax } from '../limits.js'
 import type {
-  CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
+  AuditOptions, AuditPage, CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   Operation, ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
 } from '../types.js'
 import { decodeValue, errorFromWire } from '../api/wire.js'
@@ -201,6 +201,12 @@ export class GitConfigClient implements ConfigStore {
   async history (key: string, opts: HistoryOptions = {}): Promise<HistoryEntry[]> {
     const res = await this.request(`/history/${encodeKeyPath(key)}`, { query: { limit: opts.limit === undefined ? undefined : String(opts.limit) } })
     return await this.json(res, 'history') as HistoryEntry[]
+  }
+
+  async audit (prefix: string, opts: AuditOptions = {}): Promise<AuditPage> {
+    const query = { prefix, since: opts.since, until: opts.until, after: opts.after, limit: opts.limit === undefined ? undefined : String(opts.limit) }
+    const res = await this.request('/audit', { query })
+    return await this.json(res, 'audit') as AuditPage
   }
 
   async rollback (key: string, commit: string, opts: Pick<WriteOptions, 'author'> = {}): Promise<WriteResult> {

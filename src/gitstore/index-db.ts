@@ -108,6 +108,13 @@ function historyValue (row: Omit<HistoryRow, 'key'>): string {
   })
 }
 
+function decodeHistoryValue (bytes: Uint8Array): HistoryEntry {
+  const raw = JSON.parse(textOf(bytes)) as Omit<HistoryEntry, 'version'> & { version: string }
+  const version = parseVersion(raw.version)
+  if (version === null) throw new GitConfigError('INTERNAL', 'corrupt history record')
+  return { ...raw, version }
+}
+
 type Db = Level<string, Uint8Array>
 type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
@@ -219,12 +226,16 @@ export class IndexDb {
   async history (key: string, limit: number): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = []
     for await (const value of this.db.values({ gte: `${P.hist}${key}\u0000`, lt: `${P.hist}${key}\u0001`, reverse: true, limit })) {
-      const raw = JSON.parse(textOf(value)) as Omit<HistoryEntry, 'version'> & { version: string }
-      const version = parseVersion(raw.version)
-      if (version === null) throw new GitConfigError('INTERNAL', 'corrupt history record')
-      out.push({ ...raw, version })
+      out.push(decodeHistoryValue(value))
     }
     return out
+  }
+
+  /** History rows of every key in [gteKey, ltKey), in key order (then version). */
+  async * scanHistory (gteKey: string, ltKey: string): AsyncGenerator<HistoryRow> {
+    for await (const [k, value] of this.db.iterator({ gte: P.hist + gteKey, lt: P.hist + ltKey })) {
+      yield { ...decodeHistoryValue(value), key: k.slice(P.hist.length, k.indexOf('\u0000', P.hist.length)) }
+    }
   }
 
   async seqOfCommit (commit: string): Promise<number | null> {

@@ -15,9 +15,10 @@ import {
   ingestPackBytesMaxDefault, maintenanceIntervalMs, packWantCommitsMax, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
 } from '../limits.js'
 import type {
-  CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
+  AuditEntry, AuditOptions, AuditPage, CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
 } from '../types.js'
+import { auditPage, resolveAuditQuery } from './audit.js'
 import { CatFile } from './cat-file.js'
 import { CurrentCache } from './current-cache.js'
 import { decodeMeta, type KeyMeta, type TreeEntry } from './entry.js'
@@ -300,6 +301,20 @@ export class GitConfigStore implements ConfigStore {
     }
     await this.indexSettled()
     return await this.index.history(k, limit)
+  }
+
+  async audit (prefix: string, opts?: AuditOptions): Promise<AuditPage> {
+    this.assertOpen()
+    const base = normalizePrefix(prefix, this.opts.keyBytesMax)
+    const query = resolveAuditQuery(checkOptionsObject(opts, 'audit'))
+    await this.indexSettled()
+    const index = this.index
+    // The prefix's own key, then every key below it ('/' sorts just before '0'); the root is every key.
+    const ranges: Array<[string, string]> = base === '' ? [['/', '0']] : [[base + '\u0000', base + '\u0001'], [base + '/', base + '0']]
+    async function * rows (): AsyncGenerator<AuditEntry> {
+      for (const [gte, lt] of ranges) yield * index.scanHistory(gte, lt)
+    }
+    return await auditPage(rows(), query)
   }
 
   watch (keyOrPrefix: string, opts?: WatchOptions): AsyncIterable<WatchEvent> & AsyncIterableIterator<WatchEvent> {

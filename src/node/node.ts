@@ -10,7 +10,7 @@ import { keysGaugeMaxAgeMs, watchersMax } from '../limits.js'
 /** How often a stopping node closes connections that became idle after the server stopped accepting. */
 const idleSweepMs = 50
 import type {
-  CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
+  AuditOptions, AuditPage, CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   ValueInput, WatchEvent, WriteOptions, WriteResult
 } from '../types.js'
 import { buildApi } from '../api/server.js'
@@ -224,6 +224,10 @@ export class GitConfigNode {
 
   async history (key: string, opts?: HistoryOptions): Promise<HistoryEntry[]> {
     return await this.requireStore().history(key, opts)
+  }
+
+  async audit (prefix: string, opts?: AuditOptions): Promise<AuditPage> {
+    return await this.requireStore().audit(prefix, opts)
   }
 
   async rollback (key: string, commit: string, opts?: Pick<WriteOptions, 'author'>): Promise<WriteResult> {

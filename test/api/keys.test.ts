@@ -239,6 +239,23 @@ test('list: direct children by default, every key with recursive, values on requ
   assert.equal((await fetch(f.url + '/list?prefix=/env/&recursive=maybe')).status, 400)
 })
 
+test('GET /audit pages through the changes of a prefix oldest first; bad filters are 400', async () => {
+  for (const [key, author] of [['/aud/x', 'alice'], ['/aud/y', 'bob'], ['/aud/x', 'carol'], ['/audit-not/z', 'dave']]) {
+    assert.equal((await post('/keys' + key, 'v', { 'x-gitconfig-author': author })).status, 200)
+  }
+  type Page = { entries: Array<{ key: string, author: string, op: string }>, next: string | null }
+  const first = await (await fetch(f.url + '/audit?prefix=/aud/&limit=2')).json() as Page
+  assert.deepEqual(first.entries.map((e) => [e.key, e.author]), [['/aud/x', 'alice'], ['/aud/y', 'bob']])
+  assert.equal(typeof first.next, 'string')
+  const second = await (await fetch(f.url + `/audit?prefix=/aud/&limit=2&after=${first.next ?? ''}`)).json() as Page
+  assert.deepEqual([second.entries.map((e) => [e.key, e.author]), second.next], [[['/aud/x', 'carol']], null])
+  for (const query of ['prefix=/aud/&since=soon', 'prefix=/aud/&limit=0', 'prefix=/aud/&after=zzz', 'prefix=/a//b']) {
+    const res = await fetch(f.url + '/audit?' + query)
+    assert.equal(res.status, 400, query)
+    assert.match((await errorOf(res)).error, /^INVALID_(ARGUMENT|KEY)$/)
+  }
+})
+
 test('unknown routes are 404, wrong methods 405 with Allow, all in JSON', async () => {
   const nf = await fetch(f.url + '/nope')
   assert.equal(nf.status, 404)

@@ -1,4 +1,4 @@
-// The CLI driving a real node process on an ephemeral loopback port (scenarios 1, 3, 5 and 9 of SCENARIOS.md).
+// The CLI driving a real node process on an ephemeral loopback port (scenarios 1, 3, 5, 9 and 10 of SCENARIOS.md).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -82,6 +82,31 @@ test('scenario 9: an A/B rollout 0 -> 10 -> 50 -> 100, every step in history, an
   assert.deepEqual(hist.map(h => h.commit), [...commits].reverse())
   assert.equal((await runCli(['rollback', '/ab_tests/new_checkout/rollout_percent', '--to', commits[1], ...http()])).code, 0)
   assert.equal(await (await fetch(`${node.url}/keys/ab_tests/new_checkout/rollout_percent`)).text(), '10')
+})
+
+test('scenario 10: the audit trail of a prefix is exported by date range, oldest first, one JSON object per line', async () => {
+  const start = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString()
+  const commits: string[] = []
+  for (const [key, author] of [['/audit/prod/db', 'alice'], ['/audit/prod/db', 'bob'], ['/audit/prod/cache', 'carol']]) {
+    const r = await runCli(['set', key, `by ${author}`, '--author', author, ...http()])
+    assert.equal(r.code, 0, r.stderr)
+    commits.push(r.stdout.trim())
+  }
+  await runCli(['set', '/audit/dev/db', 'not exported', ...http()])
+  const exported = await runCli(['audit', '/audit/prod/', '--since', start, '--json', ...http()])
+  assert.equal(exported.code, 0, exported.stderr)
+  const lines = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string, author: string, op: string, commit: string, date: string })
+  assert.deepEqual(lines.map((e) => [e.key, e.author, e.op, e.commit]), [
+    ['/audit/prod/db', 'alice', 'set', commits[0]], ['/audit/prod/db', 'bob', 'set', commits[1]], ['/audit/prod/cache', 'carol', 'set', commits[2]]
+  ])
+  const before = await runCli(['audit', '/audit/', '--until', start, ...http()])
+  assert.deepEqual([before.code, before.stdout], [0, ''])
+  const limited = await runCli(['audit', '/audit/', '--limit', '2', ...http()])
+  assert.equal(limited.stdout.trim().split('\n').length, 2)
+  assert.match(limited.stdout, /^\d{4}-\d{2}-\d{2}T\S+Z [0-9a-f]{40} set \/audit\/prod\/db alice\n/)
+  const bad = await runCli(['audit', '/audit/', '--since', 'last week', ...http()])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /^error: since must be an ISO-8601 date/)
 })
 
 test('values from stdin, binary values, list and delete through the CLI', async () => {
