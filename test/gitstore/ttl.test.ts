@@ -76,3 +76,24 @@ test('real time: a 300 ms TTL reads as absent after it and is committed as expir
   assert.ok(Date.now() - start < 15_000)
   assert.equal(expire.op, 'expire')
 })
+
+test('scenario 8: service instances register with a TTL and heartbeat; list shows only live ones; the dead one expires', async (t) => {
+  const clock = new FakeClock()
+  const { store } = await openTempStore(t, { clock: clock.read })
+  const ttlMs = 10_000
+  const live = async (): Promise<string[]> => (await store.list('/services/api/', { recursive: true })).map((e) => e.key)
+  await store.set('/services/api/10.0.0.1:8080', 'up', { ttlMs })
+  await store.set('/services/api/10.0.0.2:8080', 'up', { ttlMs })
+  await store.set('/services/web/10.0.0.9:80', 'up', { ttlMs })
+  for (let beat = 0; beat < 3; beat++) { // only instance 1 keeps sending heartbeats (a re-set with a fresh TTL)
+    clock.advance(6000)
+    await store.set('/services/api/10.0.0.1:8080', 'up', { ttlMs })
+  }
+  // 18 s in: instance 2 missed its deadline (10 s) and is gone from list and get at once, expiry commit or not.
+  assert.deepEqual(await live(), ['/services/api/10.0.0.1:8080'])
+  assert.equal(await store.get('/services/api/10.0.0.2:8080'), null)
+  await eventually(async () => (await store.history('/services/api/10.0.0.2:8080'))[0].op === 'expire' ? true : undefined)
+  assert.deepEqual((await store.history('/services/api/10.0.0.1:8080')).map((h) => h.op), ['set', 'set', 'set', 'set'])
+  clock.advance(ttlMs) // instance 1 stops beating too
+  assert.deepEqual(await live(), [])
+})
