@@ -2,6 +2,7 @@
 // --repo/--http (target.ts) and print through output.ts; `node start` runs a node until SIGTERM/SIGINT.
 import { Command, Option } from 'commander'
 import { GitConfigError } from '../errors.js'
+import { packageVersion } from '../node/package-version.js'
 import { auditLimitMax, historyLimitMax, valueBytesMaxDefault } from '../limits.js'
 import type { ConfigStore } from '../types.js'
 import { printAudit, printCas, printDelete, printEvent, printHistory, printList, printValue, printWrite, type Output } from './output.js'
@@ -37,6 +38,7 @@ async function withStore (flags: CommonFlags, run: (store: ConfigStore, out: Out
 export function buildProgram (): Command {
   const program = new Command('gitconfig')
     .description('A replicated configuration and key-value store where git is the source of truth')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ outputError: () => {} }) // main.ts prints every error as one line
     .showSuggestionAfterError(false)

@@ -1,7 +1,7 @@
 // The CLI driving a real node process on an ephemeral loopback port (scenarios 1, 3, 5, 9 and 10 of SCENARIOS.md).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli, startNodeProcess, stopAll, type NodeProcess } from '../support/cli.js'
@@ -125,7 +125,7 @@ test('values from stdin, binary values, list and delete through the CLI', async 
   assert.deepEqual([again.code, again.stderr], [1, 'error: /cli/text: not found\n'])
 })
 
-test('exit codes: bad input 2, CAS not swapped 3, node unreachable 4, help 0; errors are one line', async () => {
+test('exit codes: bad input 2, CAS not swapped 3, node unreachable 4, help and version 0; errors are one line', async () => {
   const badKey = await runCli(['set', '/a//b', 'x', ...http()])
   assert.equal(badKey.code, 2)
   assert.match(badKey.stderr, /^error: [^\n]+\n$/)
@@ -145,7 +145,9 @@ test('exit codes: bad input 2, CAS not swapped 3, node unreachable 4, help 0; er
   assert.equal(down.code, 4)
   assert.match(down.stderr, /^error: cannot reach http:\/\/127\.0\.0\.1:1/)
 
-  for (const cmd of [[], ['set'], ['get'], ['watch'], ['node', 'start']]) {
+  const version = await runCli(['--version'])
+  assert.deepEqual([version.code, version.stdout], [0, `${(JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n`])
+  for (const cmd of [[], ['set'], ['get'], ['watch'], ['audit'], ['node', 'start']]) {
     const help = await runCli([...cmd, '--help'])
     assert.equal(help.code, 0, cmd.join(' '))
     assert.match(help.stdout, /^Usage: gitconfig/)
