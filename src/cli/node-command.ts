@@ -24,6 +24,7 @@ export async function runNodeStart (rawFlags: Record<string, string | string[] |
     ...optional('p2pPort', '--p2p-port', 65535),
     ...(flags.p2pHost === undefined ? {} : { p2pHost: flags.p2pHost }),
     ...(bootstrap.length === 0 ? {} : { bootstrap }),
+    ...(flags.clusterKey === undefined ? {} : { clusterKeyFile: flags.clusterKey }),
     ...(flags.remote === undefined ? {} : { remote: flags.remote }),
     syncIntervalSeconds: parseInteger(flags.syncInterval ?? '30', '--sync-interval', 1, 24 * 3600)
   })

@@ -1,5 +1,6 @@
 // The `gitconfig` command line: one commander program. Data commands run against the store chosen by
 // --repo/--http (target.ts) and print through output.ts; `node start` runs a node until SIGTERM/SIGINT.
+import { writeFile } from 'node:fs/promises'
 import { Command, Option } from 'commander'
 import { GitConfigError } from '../errors.js'
 import { packageVersion } from '../node/package-version.js'
@@ -169,9 +170,22 @@ export function buildProgram (): Command {
       }
     })
 
-  program.command('node')
-    .description('run a node')
-    .command('start')
+  const nodeCommand = program.command('node').description('run a node')
+  nodeCommand.command('cluster-key')
+    .description('make a new cluster key: written to FILE (mode 0600, never over an existing file) or printed; ' +
+      'give every node of a cluster the same file with --cluster-key FILE')
+    .argument('[file]', 'the key file to create')
+    .action(async (file: string | undefined) => {
+      const { newClusterKeyText } = await import('../node/replication.js')
+      const key = await newClusterKeyText()
+      if (file === undefined) { process.stdout.write(key); return }
+      try {
+        await writeFile(file, key, { mode: 0o600, flag: 'wx' })
+      } catch (err) {
+        throw new GitConfigError('INVALID_ARGUMENT', `cannot create ${file}: ${(err as Error).message}`)
+      }
+    })
+  nodeCommand.command('start')
     .description('serve a repository over HTTP until SIGTERM/SIGINT')
     .option('--repo <path>', 'the repository this node owns (created when missing)', './data')
     .option('--http-port <port>', 'HTTP port; 0 picks a free one (the bound address is printed)', '8080')
@@ -183,6 +197,7 @@ export function buildProgram (): Command {
     .option('--p2p-port <port>', 'replicate with other nodes over libp2p on this TCP port; 0 picks a free one (the multiaddr is printed)')
     .option('--p2p-host <address>', 'IP address the p2p port listens on', '127.0.0.1')
     .option('--bootstrap <multiaddr>', 'a peer to join, as another node prints it (/ip4/.../tcp/.../p2p/...); repeatable', collect, [])
+    .option('--cluster-key <file>', 'only peers holding this key (gitconfig node cluster-key) can connect over p2p')
     .option('--remote <path-or-url>', 'a shared git remote to push our head to and merge the other nodes from')
     .option('--sync-interval <seconds>', 'seconds between syncs with --remote', '30')
     .action(async (flags: Record<string, string | string[] | undefined>) => {

@@ -28,6 +28,8 @@ const nodeOptionsSchema = z.strictObject({
   bootstrap: z.array(z.string().min(1).max(p2pMultiaddrBytesMax)).max(p2pBootstrapAddrsMax).default([]),
   /** libp2p identity file; default <repo>/gitconfig/p2p.key (the store's state folder), created when missing. */
   p2pKeyFile: z.string().min(1).optional(),
+  /** Cluster key file (`gitconfig node cluster-key`): only nodes holding the same key can connect over p2p. */
+  clusterKeyFile: z.string().min(1).optional(),
   /** Shared git remote (path or URL) used as rendezvous and backup; works with p2p off. */
   remote: z.string().min(1).optional(),
   /** Period of the shared-remote sync (push our head, fetch and merge the others). */
@@ -50,6 +52,9 @@ export function parseNodeOptions (input: unknown): NodeOptions {
   }
   if (opts.bootstrap.length > 0 && opts.p2pPort === undefined) {
     throw new GitConfigError('INVALID_ARGUMENT', 'invalid node options: bootstrap needs p2pPort (use 0 for any free port)')
+  }
+  if (opts.clusterKeyFile !== undefined && opts.p2pPort === undefined) {
+    throw new GitConfigError('INVALID_ARGUMENT', 'invalid node options: clusterKeyFile needs p2pPort (it protects p2p connections)')
   }
   return Object.freeze({ ...opts, bootstrap: Object.freeze([...opts.bootstrap]) })
 }

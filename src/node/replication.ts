@@ -29,6 +29,12 @@ export interface ReplicationRuntime {
   stop (): Promise<void>
 }
 
+/** A new cluster key file's text (`gitconfig node cluster-key`); loads the p2p layer on demand like start does. */
+export async function newClusterKeyText (): Promise<string> {
+  const { newClusterKey } = await import('../p2p/index.js')
+  return newClusterKey()
+}
+
 /** The libp2p key lives in the store's state folder, next to the node id, unless the options name another file. */
 export function p2pKeyFile (options: NodeOptions): string {
   return options.p2pKeyFile ?? join(resolve(options.repo), 'gitconfig', 'p2p.key')
@@ -48,6 +54,7 @@ export async function startReplication (store: ConfigStore, options: NodeOptions
     const { createP2pHost } = await import('../p2p/index.js')
     host = await createP2pHost({
       keyFile: p2pKeyFile(options),
+      ...(options.clusterKeyFile === undefined ? {} : { clusterKeyFile: options.clusterKeyFile }),
       listenHost: options.p2pHost,
       port: options.p2pPort,
       bootstrap: options.bootstrap,

@@ -18,12 +18,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { preSharedKey } from '@libp2p/pnet'
 import { GitConfigError } from '../errors.js'
 import { p2pDialTimeoutMs, p2pInboundStreamsPerProtocolMax, p2pStreamWindowBytesMax } from '../limits.js'
 import { HeadsExchange } from './anti-entropy.js'
 import { PeerDiscovery } from './discovery.js'
 import { fetchPack, serveFetch, type FetchResponder } from './fetch.js'
 import { loadOrCreatePrivateKey } from './identity.js'
+import { readClusterKey } from './cluster-key.js'
 import { decodeHeadAnnouncement, encodeHeadAnnouncement, isValidHeadAnnouncement, type FetchRequest, type HeadAnnouncement } from './messages.js'
 import { validateP2pHostOptions, type P2pHostOptions, type ValidP2pHostOptions } from './options.js'
 import { fetchProtocol, headsProtocol, headsTopic, peersProtocol, raftProtocol } from './protocols.js'
@@ -327,9 +329,11 @@ function parsePeerId (peerId: string): PeerId {
 export async function createP2pHost (options: P2pHostOptions): Promise<P2pHost> {
   const valid = validateP2pHostOptions(options)
   const privateKey = await loadOrCreatePrivateKey(valid.keyFile)
+  const clusterKey = valid.clusterKeyFile === null ? null : await readClusterKey(valid.clusterKeyFile)
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey,
+    ...(clusterKey === null ? {} : { connectionProtector: preSharedKey({ psk: clusterKey }) }),
     addresses: { listen: [valid.listenAddr] },
     transports: [tcp()],
     connectionEncrypters: [noise()],

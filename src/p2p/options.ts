@@ -19,6 +19,8 @@ export type LocalHeadsProvider = () => readonly HeadAnnouncement[] | Promise<rea
 export interface P2pHostOptions {
   /** Path of the Ed25519 key file; created with mode 0600 when absent. */
   readonly keyFile: string
+  /** Path of the cluster key file (cluster-key.ts); when given, only peers holding the same key can connect. */
+  readonly clusterKeyFile?: string
   /** IP address to listen on; default 127.0.0.1. */
   readonly listenHost?: string
   /** TCP port; 0 (default) picks a free one. */
@@ -47,6 +49,7 @@ export interface BootstrapPeer {
 
 export interface ValidP2pHostOptions {
   readonly keyFile: string
+  readonly clusterKeyFile: string | null
   readonly listenAddr: string
   readonly bootstrap: readonly BootstrapPeer[]
   readonly localHeads: LocalHeadsProvider
@@ -64,6 +67,7 @@ const intervalMs = z.number().int().min(10).max(24 * 3600 * 1000)
 
 const schema = z.strictObject({
   keyFile: z.string().min(1),
+  clusterKeyFile: z.string().min(1).optional(),
   listenHost: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(0),
   bootstrap: z.array(z.string().min(1).max(p2pMultiaddrBytesMax)).max(p2pBootstrapAddrsMax).default([]),
@@ -87,6 +91,7 @@ export function validateP2pHostOptions (input: unknown): ValidP2pHostOptions {
   const ipVersion = o.listenHost.includes(':') ? 'ip6' : 'ip4'
   return Object.freeze({
     keyFile: o.keyFile,
+    clusterKeyFile: o.clusterKeyFile ?? null,
     listenAddr: `/${ipVersion}/${o.listenHost}/tcp/${o.port}`,
     bootstrap: Object.freeze(o.bootstrap.map(parseBootstrapAddr)),
     localHeads: o.localHeads,

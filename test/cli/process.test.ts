@@ -3,7 +3,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -90,6 +90,30 @@ test('a second node, or the CLI in --repo mode, on a repository already served r
   assert.match(cli.stderr, /already open/)
   assert.equal((await fetch(`${first.url}/health`)).status, 200)
   assert.deepEqual(await first.stop(), { code: 0, signal: null })
+})
+
+test('gitconfig node cluster-key makes a private key file once; nodes start with it, and refuse a malformed one', async () => {
+  const dir = await tempDir()
+  const keyFile = join(dir, 'cluster.key')
+  const made = await runCli(['node', 'cluster-key', keyFile])
+  assert.deepEqual([made.code, made.stdout, made.stderr], [0, '', ''])
+  assert.equal((await stat(keyFile)).mode & 0o777, 0o600)
+  assert.match(await readFile(keyFile, 'utf8'), /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}\n$/)
+  const again = await runCli(['node', 'cluster-key', keyFile])
+  assert.equal(again.code, 2, 'an existing key file is never overwritten')
+  assert.match(again.stderr, /^error: cannot create .*cluster\.key/)
+
+  const node = await startNodeProcess(['--repo', join(dir, 'repo'), '--p2p-port', '0', '--cluster-key', keyFile])
+  assert.equal((await fetch(`${node.url}/health`)).status, 200)
+  assert.deepEqual(await node.stop(), { code: 0, signal: null })
+
+  await writeFile(join(dir, 'bad.key'), 'not a key\n')
+  const bad = await runCli(['node', 'start', '--repo', join(dir, 'repo'), '--http-port', '0', '--p2p-port', '0', '--cluster-key', join(dir, 'bad.key')])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /^error: .*bad\.key is not a cluster key/)
+  const withoutP2p = await runCli(['node', 'start', '--repo', join(dir, 'repo'), '--http-port', '0', '--cluster-key', keyFile])
+  assert.equal(withoutP2p.code, 2)
+  assert.match(withoutP2p.stderr, /clusterKeyFile needs p2pPort/)
 })
 
 test('SIGTERM under write load: exits 0 after answering in-flight writes; all acknowledged writes survive', async () => {

@@ -60,6 +60,8 @@ test('node options: replication is off by default; bootstrap needs a p2p port; t
   assert.equal(p2pKeyFile(parseNodeOptions({ repo: '/srv/dc1', p2pPort: 0, p2pKeyFile: '/etc/k' })), '/etc/k')
   assert.throws(() => parseNodeOptions({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWCmH3RPA2CqyKci2u6CNzkNCaoWw5frgEXo37BjznyrmT'] }), /bootstrap needs p2pPort/)
   assert.throws(() => parseNodeOptions({ p2pPort: 70000 }), /p2pPort/)
+  assert.throws(() => parseNodeOptions({ clusterKeyFile: '/etc/gitconfig/cluster.key' }), /clusterKeyFile needs p2pPort/)
+  assert.equal(parseNodeOptions({ p2pPort: 0, clusterKeyFile: '/k' }).clusterKeyFile, '/k')
   assert.throws(() => parseNodeOptions({ syncIntervalSeconds: 0 }), /syncIntervalSeconds/)
   assert.ok(Object.isFrozen(parseNodeOptions({ p2pPort: 0, bootstrap: [] }).bootstrap))
 })
