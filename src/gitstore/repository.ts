@@ -55,14 +55,22 @@ export async function prepareRepository (dir: string): Promise<RepositoryPaths> 
   }
   const isGitDir = entries.includes('HEAD') && entries.includes('objects') && entries.includes('refs')
   const hasState = entries.includes(stateDirName)
-  if (entries.length > 0 && !(isGitDir && hasState) && !(entries.length === 1 && hasState)) {
+  // A bare copy of a GitConfig repository (`git clone --bare/--mirror`, a restored backup) has no state folder; its
+  // main branch names the format. It opens as a new node whose index is rebuilt from git.
+  const isCopy = isGitDir && !hasState && await holdsFormatFile(dir)
+  if (entries.length > 0 && !(isGitDir && hasState) && !(entries.length === 1 && hasState) && !isCopy) {
     throw new GitConfigError('INVALID_ARGUMENT', `${dir} exists, is not empty and is not a GitConfig repository ` +
-      '(expected a bare git repository with a gitconfig/ folder); choose an empty or new folder')
+      '(expected a bare git repository with a gitconfig/ folder, or a bare copy of one); choose an empty or new folder')
   }
   // State folder first: a crash between the two steps leaves a folder holding only gitconfig/, accepted above.
   await mkdir(paths.stateDir, { recursive: true })
   if (!isGitDir) await gitOk(null, ['init', '--quiet', '--bare', '--initial-branch=main', dir])
   return paths
+}
+
+async function holdsFormatFile (gitDir: string): Promise<boolean> {
+  const r = await runGit(gitDir, ['cat-file', '-e', `${branchRef}:${formatFileName}`])
+  return r.code === 0
 }
 
 /** The node id from DIR/gitconfig/node-id, written once (from `wanted`, or random). */

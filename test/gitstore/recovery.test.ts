@@ -53,6 +53,37 @@ test('deleting the index folder and reopening gives the same answers for get, li
   assert.ok(latest.version.wallMs > previous.version.wallMs || latest.version.counter > previous.version.counter)
 })
 
+test('a backup taken with stock git while the store is open (clone --mirror, bundle) restores as a new node with the same data', async (t) => {
+  const clock = new FakeClock()
+  const root = await tempDir(t)
+  const dir = join(root, 'repo')
+  const store = await GitConfigStore.open(dir, { clock: clock.read, maintenance: false, nodeId: 'origin' })
+  onCleanup(t, () => store.close())
+  const first = await store.set('/cfg/a', '1', { author: 'alice' })
+  await Promise.all([store.set('/cfg/b', 'b'), store.set('/cfg/sub/c', 'c')])
+  await store.delete('/cfg/b')
+  await store.flush()
+  const before = await snapshot(store, first.commit)
+  git(root, 'clone', '--quiet', '--mirror', dir, join(root, 'mirror'))
+  git(dir, 'bundle', 'create', '--quiet', join(root, 'backup.bundle'), '--all')
+  git(root, 'clone', '--quiet', '--bare', join(root, 'backup.bundle'), join(root, 'from-bundle'))
+
+  for (const copy of ['mirror', 'from-bundle']) {
+    const restored = await GitConfigStore.open(join(root, copy), { clock: clock.read, maintenance: false })
+    onCleanup(t, () => restored.close())
+    assert.deepEqual(await snapshot(restored, first.commit), before, copy)
+    assert.notEqual(restored.nodeId, 'origin', 'a copy is a new node: two live nodes never share an id')
+    await restored.set('/cfg/after-restore', 'x')
+    git(join(root, copy), 'fsck', '--full', '--no-progress')
+  }
+
+  // A bare repository that is not a copy of a GitConfig repository is still refused, and left as it was.
+  git(root, 'init', '--quiet', '--bare', join(root, 'other.git'))
+  await assert.rejects(GitConfigStore.open(join(root, 'other.git')), (err: unknown) =>
+    err instanceof GitConfigError && err.code === 'INVALID_ARGUMENT' && /not a GitConfig repository/.test(err.message))
+  assert.deepEqual((await readdir(join(root, 'other.git'))).includes('gitconfig'), false)
+})
+
 test('an index that is behind git (commits made while it was not updated) is caught up at open', async (t) => {
   const dir = join(await tempDir(t), 'repo')
   const store = await GitConfigStore.open(dir, { maintenance: false })
