@@ -7,6 +7,7 @@ export const errorCodes = {
   VALUE_TOO_LARGE: { status: 413, exitCode: 2, meaning: 'the value or request body exceeds its limit' },
   NOT_FOUND: { status: 404, exitCode: 1, meaning: 'the key is absent or expired' },
   UNKNOWN_COMMIT: { status: 404, exitCode: 1, meaning: 'the commit id does not name a commit of this repository' },
+  UNAUTHENTICATED: { status: 401, exitCode: 6, meaning: 'the node requires an API token and the request had none or a wrong one' },
   ROUTE_NOT_FOUND: { status: 404, exitCode: 2, meaning: 'no such HTTP route' },
   METHOD_NOT_ALLOWED: { status: 405, exitCode: 2, meaning: 'the route exists but not for this HTTP method' },
   CAS_REQUIRES_STRONG_PREFIX: { status: 409, exitCode: 3, meaning: 'CAS in a multi-node cluster is only allowed under a strong prefix' },

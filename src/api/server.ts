@@ -6,6 +6,7 @@ import { GitConfigError, isGitConfigError } from '../errors.js'
 import { httpConnectionsMax, httpRequestReceiveMsMax } from '../limits.js'
 import type { GitConfigNode } from '../node/node.js'
 import { registerAdminRoutes } from './admin-routes.js'
+import { checkAuthorization, type HttpSecurity } from './security.js'
 import { registerKeyRoutes } from './key-routes.js'
 import { registerQueryRoutes } from './query-routes.js'
 import { registerWatchRoutes } from './watch-routes.js'
@@ -17,6 +18,7 @@ const routeMethods: ReadonlyArray<{ prefix: string, exact: boolean, methods: str
   { prefix: '/rollback/', exact: false, methods: ['POST'] },
   { prefix: '/watch/', exact: false, methods: ['GET'] },
   { prefix: '/list', exact: true, methods: ['GET', 'HEAD'] },
+  { prefix: '/audit', exact: true, methods: ['GET', 'HEAD'] },
   { prefix: '/health', exact: true, methods: ['GET', 'HEAD'] },
   { prefix: '/metrics', exact: true, methods: ['GET', 'HEAD'] },
   { prefix: '/status', exact: true, methods: ['GET', 'HEAD'] }
@@ -31,9 +33,10 @@ function allowedMethods (url: string): string[] | null {
   return null
 }
 
-export function buildApi (node: GitConfigNode): FastifyInstance {
+export function buildApi (node: GitConfigNode, security: HttpSecurity = { tls: null, authToken: null }): FastifyInstance {
   const logger: FastifyBaseLogger = node.logger
   const app = Fastify({
+    ...(security.tls === null ? {} : { https: { cert: security.tls.cert, key: security.tls.key } }),
     loggerInstance: logger,
     // One debug line per request from our onResponse hook instead of fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
@@ -62,6 +65,7 @@ export function buildApi (node: GitConfigNode): FastifyInstance {
   app.addHook('onRequest', (request, _reply, done) => {
     try {
       if (node.state === 'stopping') throw new GitConfigError('UNAVAILABLE', 'the node is stopping')
+      checkAuthorization(security, request)
       refuseOversizeBody(node, request)
       done()
     } catch (err) {
@@ -137,5 +141,6 @@ function sendError (node: GitConfigNode, err: FastifyError, request: FastifyRequ
   // After refusing an oversize body, close the connection rather than read and discard the rest of it; while
   // stopping, close it so the client does not send its next request here.
   if (e.code === 'VALUE_TOO_LARGE' || node.state === 'stopping') void reply.header('connection', 'close')
+  if (e.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer')
   void reply.code(e.status).send(e.toJSON())
 }

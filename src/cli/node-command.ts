@@ -25,6 +25,9 @@ export async function runNodeStart (rawFlags: Record<string, string | string[] |
     ...(flags.p2pHost === undefined ? {} : { p2pHost: flags.p2pHost }),
     ...(bootstrap.length === 0 ? {} : { bootstrap }),
     ...(flags.clusterKey === undefined ? {} : { clusterKeyFile: flags.clusterKey }),
+    ...(flags.tlsCert === undefined ? {} : { tlsCertFile: flags.tlsCert }),
+    ...(flags.tlsKey === undefined ? {} : { tlsKeyFile: flags.tlsKey }),
+    ...(flags.authTokenFile === undefined ? {} : { authTokenFile: flags.authTokenFile }),
     ...(flags.remote === undefined ? {} : { remote: flags.remote }),
     syncIntervalSeconds: parseInteger(flags.syncInterval ?? '30', '--sync-interval', 1, 24 * 3600)
   })

@@ -18,6 +18,7 @@ function withTarget (cmd: Command): Command {
   return cmd
     .option('--repo <path>', 'use the repository at PATH directly (embedded store, no server)')
     .addOption(new Option('--http <url>', 'talk to the node at URL').env('GITCONFIG_HTTP'))
+    .addOption(new Option('--token-file <file>', "file holding the node's API token (else $GITCONFIG_TOKEN)").env('GITCONFIG_TOKEN_FILE'))
     .option('--json', 'print machine-readable JSON')
 }
 
@@ -197,6 +198,9 @@ export function buildProgram (): Command {
     .option('--p2p-port <port>', 'replicate with other nodes over libp2p on this TCP port; 0 picks a free one (the multiaddr is printed)')
     .option('--p2p-host <address>', 'IP address the p2p port listens on', '127.0.0.1')
     .option('--bootstrap <multiaddr>', 'a peer to join, as another node prints it (/ip4/.../tcp/.../p2p/...); repeatable', collect, [])
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--auth-token-file <file>', 'require "Authorization: Bearer <token>" with this file\'s token on every route but /health')
     .option('--cluster-key <file>', 'only peers holding this key (gitconfig node cluster-key) can connect over p2p')
     .option('--remote <path-or-url>', 'a shared git remote to push our head to and merge the other nodes from')
     .option('--sync-interval <seconds>', 'seconds between syncs with --remote', '30')

@@ -15,6 +15,8 @@ export interface ClientOptions {
   readonly author?: string
   /** How long one request (not a watch) may take before it fails with UNAVAILABLE; default 30 s. */
   readonly requestTimeoutMs?: number
+  /** The node's API token, sent as `Authorization: Bearer <token>` with every request. */
+  readonly token?: string
 }
 
 interface RequestSpec {
@@ -87,6 +89,7 @@ export class GitConfigClient implements ConfigStore {
     const author = spec.author ?? this.options.author
     // Header values are bytes on the wire; send the author's UTF-8 bytes (the node decodes them as UTF-8).
     if (author !== undefined) headers['x-gitconfig-author'] = Buffer.from(author, 'utf8').toString('latin1')
+    if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`
     // A watch passes its own signal and may stay open for hours; every other request gets a deadline, so a node
     // that accepts connections but never answers cannot hang the caller.
     const timeoutMs = this.options.requestTimeoutMs ?? clientRequestTimeoutMsDefault

@@ -13,6 +13,7 @@ import type {
   AuditOptions, AuditPage, CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   ValueInput, WatchEvent, WriteOptions, WriteResult
 } from '../types.js'
+import { loadHttpSecurity } from '../api/security.js'
 import { buildApi } from '../api/server.js'
 import { NodeMetrics } from './metrics.js'
 import { parseNodeOptions, type NodeOptions } from './options.js'
@@ -92,10 +93,12 @@ export class GitConfigNode {
     this.current = 'starting'
     const repo = resolve(this.options.repo)
     try {
+      // The security files first: a bad one stops the start before the repository is touched.
+      const security = await loadHttpSecurity(this.options)
       this.store = await this.openStore(repo, { keyBytesMax: this.options.keyBytesMax, valueBytesMax: this.options.valueBytesMax })
       this.unsubscribeCommits = onStoreCommit(this.store, n => { this.metrics.observeCommit(n.changes) })
       this.replication = await startReplication(this.store, this.options, this.logger, this.metrics.replication)
-      this.server = buildApi(this)
+      this.server = buildApi(this, security)
       await this.server.listen({ host: this.options.host, port: this.options.httpPort })
     } catch (err) {
       await this.releaseAfterFailedStart()
@@ -104,7 +107,8 @@ export class GitConfigNode {
     const bound = this.server.server.address()
     const port = typeof bound === 'object' && bound !== null ? bound.port : this.options.httpPort
     const hostInUrl = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host
-    this.address = { host: this.options.host, port, url: `http://${hostInUrl}:${port}` }
+    const scheme = this.options.tlsCertFile === undefined ? 'http' : 'https'
+    this.address = { host: this.options.host, port, url: `${scheme}://${hostInUrl}:${port}` }
     this.startedAtMs = Date.now()
     this.current = 'running'
     this.logger.info({ url: this.address.url, repo, nodeId: storeNodeId(this.store) }, 'gitconfig node listening')

@@ -28,6 +28,11 @@ const nodeOptionsSchema = z.strictObject({
   bootstrap: z.array(z.string().min(1).max(p2pMultiaddrBytesMax)).max(p2pBootstrapAddrsMax).default([]),
   /** libp2p identity file; default <repo>/gitconfig/p2p.key (the store's state folder), created when missing. */
   p2pKeyFile: z.string().min(1).optional(),
+  /** TLS for the HTTP API: PEM certificate (chain) and private key files, both or neither. */
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
+  /** A file holding the API token every request but /health must send as `Authorization: Bearer <token>`. */
+  authTokenFile: z.string().min(1).optional(),
   /** Cluster key file (`gitconfig node cluster-key`): only nodes holding the same key can connect over p2p. */
   clusterKeyFile: z.string().min(1).optional(),
   /** Shared git remote (path or URL) used as rendezvous and backup; works with p2p off. */
@@ -52,6 +57,9 @@ export function parseNodeOptions (input: unknown): NodeOptions {
   }
   if (opts.bootstrap.length > 0 && opts.p2pPort === undefined) {
     throw new GitConfigError('INVALID_ARGUMENT', 'invalid node options: bootstrap needs p2pPort (use 0 for any free port)')
+  }
+  if ((opts.tlsCertFile === undefined) !== (opts.tlsKeyFile === undefined)) {
+    throw new GitConfigError('INVALID_ARGUMENT', 'invalid node options: tlsCertFile and tlsKeyFile go together')
   }
   if (opts.clusterKeyFile !== undefined && opts.p2pPort === undefined) {
     throw new GitConfigError('INVALID_ARGUMENT', 'invalid node options: clusterKeyFile needs p2pPort (it protects p2p connections)')

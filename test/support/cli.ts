@@ -15,7 +15,7 @@ export interface CliResult {
 
 function spawnCli (args: string[], env: Record<string, string | undefined>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], {
-    env: { ...process.env, GITCONFIG_HTTP: undefined, ...env },
+    env: { ...process.env, GITCONFIG_HTTP: undefined, GITCONFIG_TOKEN: undefined, GITCONFIG_TOKEN_FILE: undefined, ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })
   live.add(child)
@@ -58,7 +58,7 @@ export async function startNodeProcess (args: string[], timeoutMs = 60_000): Pro
     const timer = setTimeout(() => { reject(new Error(`node did not start: ${stderr}`)) }, timeoutMs)
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString('utf8')
-      const m = /listening on (http:\/\/[^\s]+)/.exec(stderr)
+      const m = /listening on (https?:\/\/[^\s]+)/.exec(stderr)
       if (m !== null) { clearTimeout(timer); resolve(m[1]) }
     })
     void exited.then(r => { clearTimeout(timer); reject(new Error(`node exited (${r.code ?? r.signal}) before listening: ${stderr}`)) })
