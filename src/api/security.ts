@@ -1,6 +1,6 @@
 // Transport security and access control of the HTTP API, both optional: TLS from a certificate and key file, and a
 // bearer token that every request but /health must carry (a load balancer's health check needs no secret). The
-// files are read once at start; a bad one stops the node with a message naming it (decision 0309).
+// files are read once at start; a bad one stops the node with a message naming it (decision 0320).
 import { timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { FastifyRequest } from 'fastify'
