@@ -180,6 +180,8 @@ export const replicationPendingHeadsMax = 256
 export const replicationKnownCommitsMax = 4096
 /** Last head merged from each other node, offered as `have` in fetches so packs stay thin. */
 export const replicationPeerHeadsMax = 256
+/** Heads fetched lately that are offered as `have` in later fetches (besides our head and replicationPeerHeadsMax). */
+export const replicationFetchedHeadsMax = 16
 /** Largest pack accepted from one fetch. */
 export const replicationFetchBytesMax = 256 * 1024 * 1024
 /**
