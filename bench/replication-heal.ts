@@ -90,6 +90,16 @@ function rssMb (proc: NodeProcess): number {
   }
 }
 
+/** CPU seconds of a node process and of the git processes it has waited for (utime, stime, cutime, cstime). */
+function cpuSeconds (proc: NodeProcess): number {
+  try {
+    const fields = readFileSync(`/proc/${proc.child.pid ?? 0}/stat`, 'utf8').split(') ')[1].split(' ')
+    return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / 100
+  } catch {
+    return 0
+  }
+}
+
 async function stopAllNodes (): Promise<void> {
   await Promise.allSettled(live.splice(0).map(async p => await p.stop()))
 }
@@ -134,22 +144,21 @@ try {
     await until('nodes 1 and 2 connected', async () => (await connectedPeers(n1.url)) === 1)
     if (countGit) await rm(gitLog, { force: true })
     const peak = [0, 0, 0]
+    const cpuBefore = [cpuSeconds(n1.proc), cpuSeconds(n2.proc)]
     const n3 = await start(join(dir, 'dc3'), ['--bootstrap', n1.multiaddr], 'debug')
     const healedAt = performance.now()
     const procs = [n1.proc, n2.proc, n3.proc]
+    cpuBefore.push(cpuSeconds(n3.proc))
     const sampler = setInterval(() => { procs.forEach((p, i) => { peak[i] = Math.max(peak[i], rssMb(p)) }) }, 100)
     await until('convergence', () => { const t = [n1, n2, n3].map(n => tree(n.repo)); return t.every(x => x === t[0]) })
     const convergeMs = performance.now() - healedAt
+    const cpu = procs.map((p, i) => cpuSeconds(p) - cpuBefore[i])
     clearInterval(sampler)
     process.env.PATH = savedPath
     const lines = [...mergeLines('dc1', n1.proc), ...mergeLines('dc2', n2.proc), ...mergeLines('dc3', n3.proc)].sort((a, b) => a.time - b.time)
-    console.log(`run ${run}: converged in ${(convergeMs / 1000).toFixed(2)} s; peak RSS ${peak.map(v => v.toFixed(0)).join(', ')} MB`)
+    console.log(`run ${run}: converged in ${(convergeMs / 1000).toFixed(2)} s; peak RSS ${peak.map(v => v.toFixed(0)).join(', ')} MB; ` +
+      `CPU while healing (node + its git processes) ${cpu.map(v => v.toFixed(1)).join(', ')} s`)
     for (const l of lines) console.log(`  ${l.node} ${l.outcome} keys=${l.changedKeys} fetch=${l.fetchMs} ms merge=${l.mergeMs} ms total=${l.totalMs} ms`)
-    if (process.env.MT !== undefined) {
-      for (const [name, p] of [['dc1', n1.proc], ['dc2', n2.proc], ['dc3', n3.proc]] as const) {
-        console.log(`  ${name} trace: ${p.output().stderr.split('\n').filter(l => l.startsWith('MT ')).map(l => l.slice(3)).join(', ')}`)
-      }
-    }
     if (countGit && existsSync(gitLog)) {
       const counts = new Map<string, number>()
       for (const c of (await readFile(gitLog, 'utf8')).split('\n')) if (c !== '') counts.set(c, (counts.get(c) ?? 0) + 1)

@@ -38,6 +38,8 @@ export const expiryPassKeysMax = 1_000
 export const maintenanceCommitsInterval = 100
 /** ...or after this long with at least one new commit. */
 export const maintenanceIntervalMs = 5 * 60_000
+/** Changes (and history rows) per LevelDB batch when one commit's index write is large (a merge of many keys). */
+export const indexWriteChangesPerBatch = 1_000
 /** Change-log entries read per page when a watcher replays from `since`. */
 export const watchReplayPageEntriesMax = 256
 /** Most commits in createPack's `want` list. */
