@@ -147,6 +147,7 @@ try {
     const cpuBefore = [cpuSeconds(n1.proc), cpuSeconds(n2.proc)]
     const n3 = await start(join(dir, 'dc3'), ['--bootstrap', n1.multiaddr], 'debug')
     const healedAt = performance.now()
+    const healedAtEpochMs = Date.now()
     const procs = [n1.proc, n2.proc, n3.proc]
     cpuBefore.push(cpuSeconds(n3.proc))
     const sampler = setInterval(() => { procs.forEach((p, i) => { peak[i] = Math.max(peak[i], rssMb(p)) }) }, 100)
@@ -158,7 +159,9 @@ try {
     const lines = [...mergeLines('dc1', n1.proc), ...mergeLines('dc2', n2.proc), ...mergeLines('dc3', n3.proc)].sort((a, b) => a.time - b.time)
     console.log(`run ${run}: converged in ${(convergeMs / 1000).toFixed(2)} s; peak RSS ${peak.map(v => v.toFixed(0)).join(', ')} MB; ` +
       `CPU while healing (node + its git processes) ${cpu.map(v => v.toFixed(1)).join(', ')} s`)
-    for (const l of lines) console.log(`  ${l.node} ${l.outcome} keys=${l.changedKeys} fetch=${l.fetchMs} ms merge=${l.mergeMs} ms total=${l.totalMs} ms`)
+    for (const l of lines) {
+      console.log(`  ${l.node} ${l.outcome} keys=${l.changedKeys}: started at +${l.time - l.totalMs - healedAtEpochMs} ms, fetch ${l.fetchMs} ms, merge ${l.mergeMs} ms, done at +${l.time - healedAtEpochMs} ms`)
+    }
     if (countGit && existsSync(gitLog)) {
       const counts = new Map<string, number>()
       for (const c of (await readFile(gitLog, 'utf8')).split('\n')) if (c !== '') counts.set(c, (counts.get(c) ?? 0) + 1)

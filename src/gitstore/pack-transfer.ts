@@ -52,11 +52,12 @@ export async function * createPack (gitDir: string, req: PackRequest, exists: (i
   const want = checkCommitIds(req.want, 'want', packWantCommitsMax)
   const have = checkCommitIds(req.have, 'have', packHaveCommitsMax)
   if (want.length === 0) throw new GitConfigError('INVALID_ARGUMENT', 'want lists no commit')
-  for (const w of want) {
-    if (!(await exists(w))) throw new GitConfigError('UNKNOWN_COMMIT', `${w} is not a commit of this repository`, { commit: w })
-  }
-  const known: string[] = []
-  for (const h of have) if (await exists(h)) known.push(h)
+  // All asked at once: the store's cat-file answers a batch of lookups in one round trip.
+  const [wantFound, haveFound] = await Promise.all([Promise.all(want.map(exists)), Promise.all(have.map(exists))])
+  want.forEach((w, i) => {
+    if (!wantFound[i]) throw new GitConfigError('UNKNOWN_COMMIT', `${w} is not a commit of this repository`, { commit: w })
+  })
+  const known = have.filter((_, i) => haveFound[i])
   signal?.throwIfAborted()
   const child = spawn('git', [...gitConfigArgs, '--git-dir', gitDir, 'pack-objects', '--revs', '--thin', '--stdout', '--quiet', '--delta-base-offset'],
     { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() })

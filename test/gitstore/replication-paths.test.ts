@@ -6,13 +6,14 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { GitConfigError } from '../../src/index.js'
+import { GitConfigError, GitConfigStore } from '../../src/index.js'
 import { CatFile } from '../../src/gitstore/cat-file.js'
 import { chainSince, parseCommitObject, readCommitObject } from '../../src/gitstore/commit-object.js'
 import { mergeCommitMeta } from '../../src/gitstore/merge.js'
 import { mergeEdits, planMerge } from '../../src/gitstore/merge-plan.js'
-import { mergeFileEditsMax } from '../../src/limits.js'
+import { indexWriteChangesPerBatch, mergeFileEditsMax } from '../../src/limits.js'
 import { git, onCleanup, tempDir } from './helpers.js'
 import { chunksOf, openReplica, pull, snapshot, treeOf, type Replica } from './replication-helpers.js'
 
@@ -36,7 +37,8 @@ test('a large merge of whole subtrees is the same commit as per-file edits throu
   await a.store.set('/shared/x', 'base')
   await pull(b.store, a.store)
   // Each side's own directory (reused whole) plus keys both sides wrote in one directory (rebuilt key by key).
-  const keysPerSide = Math.ceil(mergeFileEditsMax / 2) + 10
+  // Enough keys for the tree path and for an index write in more than one slice (decision 0458).
+  const keysPerSide = Math.max(Math.ceil(mergeFileEditsMax / 2), indexWriteChangesPerBatch) + 10
   await fill(a, '/side-a', keysPerSide)
   await fill(b, '/side-b', keysPerSide)
   a.clock.advance(5)
@@ -77,6 +79,21 @@ test('a large merge of whole subtrees is the same commit as per-file edits throu
   assert.equal(new TextDecoder().decode((await b.store.get('/shared/x'))?.value), 'from-b')
   assert.equal(new TextDecoder().decode((await a.store.get(`/side-b/k${keysPerSide - 1}`))?.value), `/side-b-${keysPerSide - 1}`)
   for (const dir of [a.dir, b.dir]) git(dir, 'fsck', '--full', '--strict', '--no-dangling')
+
+  // The sliced index write gives the answers a rebuild from git gives.
+  const probe = ['/shared/x', '/shared/only-a', '/side-a/k0', `/side-a/k${keysPerSide - 1}`, '/side-b/k7']
+  const answers = async (s: GitConfigStore): Promise<unknown> => ({
+    list: await snapshot(s),
+    gets: await Promise.all(probe.map(async (k) => await s.get(k))),
+    history: await Promise.all(probe.map(async (k) => await s.history(k)))
+  })
+  await b.store.flush()
+  const before = await answers(b.store)
+  await b.store.close()
+  await rm(join(b.dir, 'gitconfig', 'index'), { recursive: true, force: true })
+  const reopened = await GitConfigStore.open(b.dir, { maintenance: false, clock: b.clock.read })
+  onCleanup(t, () => reopened.close())
+  assert.deepEqual(await answers(reopened), before)
 })
 
 /** A commit on `base` in a bare copy of `source` made with raw fast-import edits, and its thin pack. */
