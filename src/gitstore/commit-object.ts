@@ -92,7 +92,11 @@ export async function chainSince (catFile: CatFile, head: CommitObject, local: s
     chain.push(current)
     const parent = current.parents[0]
     if (parent === local) return chain
-    current = await readCommitObject(catFile, parent)
+    const obj = await catFile.read(parent)
+    const next = obj === null || obj.type !== 'commit' ? null : parseCommitObject(parent, obj.data)
+    // Anything unusual on the way is for git to judge, as before this shortcut existed.
+    if (next === null) return null
+    current = next
   }
   return null
 }
