@@ -38,6 +38,8 @@ export const expiryPassKeysMax = 1_000
 export const maintenanceCommitsInterval = 100
 /** ...or after this long with at least one new commit. */
 export const maintenanceIntervalMs = 5 * 60_000
+/** Changes (and history rows) per LevelDB batch when one commit's index write is large (a merge of many keys). */
+export const indexWriteChangesPerBatch = 1_000
 /** Change-log entries read per page when a watcher replays from `since`. */
 export const watchReplayPageEntriesMax = 256
 /** Most commits in createPack's `want` list. */
@@ -48,6 +50,19 @@ export const packHaveCommitsMax = 4096
 export const ingestPackBytesMaxDefault = 256 * 1024 * 1024
 /** Most git object reads a merge keeps in flight on cat-file at once. */
 export const mergeReadsInFlightMax = 256
+/**
+ * Longest chain of single-parent commits a merge follows through cat-file to recognise a fast-forward (and read
+ * its history) without starting git; longer or branching histories ask `git merge-base` and `git log`.
+ */
+export const mergeChainCommitsMax = 256
+/**
+ * Merges with more file edits than this are written as trees (whole subtrees reused, `git mktree` + `git
+ * commit-tree`) when that takes at most mergeNewTreesMax new trees; fast-import's per-file edits cost about 45 us
+ * each, two git starts cost tens of ms on a loaded machine (decision 0456).
+ */
+export const mergeFileEditsMax = 1024
+/** Most new tree objects a merge writes through `git mktree` (each is a loose object, fsynced). */
+export const mergeNewTreesMax = 64
 /** Most foreign commits whose change trailers one merge reads into the key history (older ones are skipped). */
 export const mergeHistoryCommitsMax = 100_000
 /** Longest commit message line read as a change trailer; longer ones are ignored. */
@@ -169,6 +184,8 @@ export const replicationPendingHeadsMax = 256
 export const replicationKnownCommitsMax = 4096
 /** Last head merged from each other node, offered as `have` in fetches so packs stay thin. */
 export const replicationPeerHeadsMax = 256
+/** Heads fetched lately that are offered as `have` in later fetches (besides our head and replicationPeerHeadsMax). */
+export const replicationFetchedHeadsMax = 16
 /** Largest pack accepted from one fetch. */
 export const replicationFetchBytesMax = 256 * 1024 * 1024
 /**

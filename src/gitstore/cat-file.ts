@@ -18,8 +18,12 @@ interface Waiter {
 export class CatFile {
   private child: ChildProcessWithoutNullStreams | null = null
   private waiters: Waiter[] = []
+  /** Index of the oldest unanswered waiter: Array#shift is linear, and a merge keeps thousands waiting. */
+  private answered = 0
   private buffer: Buffer = Buffer.alloc(0)
   private closed = false
+  /** Names asked for in the current microtask, not yet written to cat-file. */
+  private unsent: string[] = []
 
   constructor (private readonly gitDir: string) {}
 
@@ -33,8 +37,16 @@ export class CatFile {
     const child = this.process()
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject })
-      child.stdin.write(name + '\n')
+      // Requests made in one go (a merge asks for hundreds at once) leave in one write instead of one each.
+      if (this.unsent.length === 0) queueMicrotask(() => { this.sendUnsent(child) })
+      this.unsent.push(name)
     })
+  }
+
+  private sendUnsent (child: ChildProcessWithoutNullStreams): void {
+    const names = this.unsent
+    this.unsent = []
+    if (this.child === child) child.stdin.write(names.join('\n') + '\n')
   }
 
   async close (): Promise<void> {
@@ -62,7 +74,10 @@ export class CatFile {
       this.child = null
       this.buffer = Buffer.alloc(0)
       const err = new GitConfigError('GIT_UNAVAILABLE', reason)
-      for (const w of this.waiters.splice(0)) w.reject(err)
+      const waiting = this.waiters.slice(this.answered)
+      this.waiters = []
+      this.answered = 0
+      for (const w of waiting) w.reject(err)
     }
     child.on('error', (e) => fail(`could not run git cat-file: ${e.message}`))
     child.on('close', (code) => fail(`git cat-file exited (code ${code})`))
@@ -70,19 +85,32 @@ export class CatFile {
     return child
   }
 
+  /** Takes the oldest waiter (parse() only calls it while one is waiting). */
+  private nextWaiter (): Waiter {
+    const w = this.waiters[this.answered++]
+    if (this.answered === this.waiters.length) {
+      this.waiters = []
+      this.answered = 0
+    } else if (this.answered >= 1024 && this.answered * 2 >= this.waiters.length) {
+      this.waiters = this.waiters.slice(this.answered)
+      this.answered = 0
+    }
+    return w
+  }
+
   private parse (): void {
-    while (this.waiters.length > 0) {
+    while (this.answered < this.waiters.length) {
       const eol = this.buffer.indexOf(0x0a)
       if (eol < 0) return
       const header = this.buffer.subarray(0, eol).toString('utf8')
       if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
         this.buffer = this.buffer.subarray(eol + 1)
-        this.waiters.shift()?.resolve(null)
+        this.nextWaiter().resolve(null)
         continue
       }
       const m = /^([0-9a-f]{40,64}) (\S+) (\d+)$/.exec(header)
       if (m === null) {
-        this.waiters.shift()?.reject(new GitConfigError('GIT_UNAVAILABLE', `unexpected cat-file answer ${JSON.stringify(header)}`))
+        this.nextWaiter().reject(new GitConfigError('GIT_UNAVAILABLE', `unexpected cat-file answer ${JSON.stringify(header)}`))
         this.buffer = this.buffer.subarray(eol + 1)
         continue
       }
@@ -90,7 +118,7 @@ export class CatFile {
       if (this.buffer.length < eol + 1 + size + 1) return
       const data = Buffer.from(this.buffer.subarray(eol + 1, eol + 1 + size))
       this.buffer = this.buffer.subarray(eol + 1 + size + 1)
-      this.waiters.shift()?.resolve({ oid: m[1], type: m[2], data })
+      this.nextWaiter().resolve({ oid: m[1], type: m[2], data })
     }
   }
 }

@@ -48,11 +48,18 @@ export async function readChangeTrailers (gitDir: string, range: readonly string
   for (const block of commits) {
     const [commit, time, subject, body] = block.split('\u001f')
     if (!/^[0-9a-f]{40}$/.test(commit ?? '') || body === undefined) continue
-    const date = commitDate(Number(time))
-    for (const line of body.split('\n')) {
-      const t = parseTrailer(line, keyBytesMax)
-      if (t !== null) rows.push({ ...t, commit, date, message: subject })
-    }
+    rows.push(...historyRowsOf(commit, Number(time), subject, body, keyBytesMax))
+  }
+  return rows
+}
+
+/** History rows of one non-merge commit from its committer time, subject and body (`%ct`, `%s`, `%b`). */
+export function historyRowsOf (commit: string, committerTimeSec: number, subject: string, body: string, keyBytesMax: number): HistoryRow[] {
+  const rows: HistoryRow[] = []
+  const date = commitDate(committerTimeSec)
+  for (const line of body.split('\n')) {
+    const t = parseTrailer(line, keyBytesMax)
+    if (t !== null) rows.push({ ...t, commit, date, message: subject })
   }
   return rows
 }

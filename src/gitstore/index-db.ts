@@ -7,6 +7,7 @@ import { decodeMeta, encodeMeta } from './entry.js'
 import { formatVersion, parseVersion } from './hlc.js'
 import type { HistoryEntry, Operation, Version } from '../types.js'
 import type { HistoryRow } from './foreign-history.js'
+import { indexWriteChangesPerBatch } from '../limits.js'
 
 /** The current state of one key as the index stores it; value null for a tombstone. */
 export interface CurrentEntry {
@@ -188,38 +189,53 @@ export class IndexDb {
     }
   }
 
-  /** Writes one committed batch atomically: current values, history, change log, TTL deadlines, head. */
+  /**
+   * Writes one committed batch: current values, history, change log, TTL deadlines, head. A big batch (a merge of
+   * thousands of keys) goes to LevelDB in slices of indexWriteChangesPerBatch changes, so the operations and their
+   * encoded values are never all in memory at once (decision 0458); the change log and the head go in the last
+   * slice. Until then the index still names the previous head, so a crash in between leaves an index that is
+   * behind git and is caught up at the next open, and the store serves the batch's keys from memory meanwhile.
+   */
   async write (batch: IndexBatch, maxVersion: Version): Promise<void> {
     const { record } = batch
-    const ops: Op[] = []
-    const put = (key: string, value: Uint8Array | string): void => {
-      ops.push({ type: 'put', key, value: typeof value === 'string' ? bytesOf(value) : value })
-    }
-    const serialized: SerializedChange[] = []
-    for (const r of batch.history ?? []) put(historyKey(r.key, r.op, r.version), historyValue(r))
-    record.changes.forEach((c, i) => {
-      const commit = batch.writtenIn?.[i] ?? record.commit
-      put(P.cur + c.key, encodeCurrent({ key: c.key, meta: c.meta, valueOid: c.valueOid, value: batch.values[i], commit }))
-      if (batch.history === undefined) {
-        put(historyKey(c.key, c.meta.op, c.meta.version), historyValue({
-          commit: record.commit, date: record.date, author: c.meta.author, message: record.message,
-          op: c.meta.op, version: c.meta.version, node: c.meta.version.node
-        }))
+    const history = batch.history ?? []
+    const changes = record.changes
+    const slices = Math.max(1, Math.ceil(Math.max(changes.length, history.length) / indexWriteChangesPerBatch))
+    for (let slice = 0; slice < slices; slice++) {
+      const from = slice * indexWriteChangesPerBatch
+      const to = from + indexWriteChangesPerBatch
+      const ops: Op[] = []
+      const put = (key: string, value: Uint8Array | string): void => {
+        ops.push({ type: 'put', key, value: typeof value === 'string' ? bytesOf(value) : value })
       }
-      // Only values wait for expiry; an expire tombstone keeps the deadline in its meta but has nothing to expire.
-      if (c.meta.expiresAtMs !== null && c.valueOid !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
-      serialized.push({ k: c.key, m: encodeMeta(c.meta), o: c.valueOid })
-    })
-    for (const [deadline, key] of batch.clearedDeadlines) {
-      ops.push({ type: 'del', key: `${P.ttl}${pad(deadline, deadlineWidth)}\u0000${key}` })
+      for (const r of history.slice(from, to)) put(historyKey(r.key, r.op, r.version), historyValue(r))
+      for (let i = from; i < Math.min(to, changes.length); i++) {
+        const c = changes[i]
+        const commit = batch.writtenIn?.[i] ?? record.commit
+        put(P.cur + c.key, encodeCurrent({ key: c.key, meta: c.meta, valueOid: c.valueOid, value: batch.values[i], commit }))
+        if (batch.history === undefined) {
+          put(historyKey(c.key, c.meta.op, c.meta.version), historyValue({
+            commit: record.commit, date: record.date, author: c.meta.author, message: record.message,
+            op: c.meta.op, version: c.meta.version, node: c.meta.version.node
+          }))
+        }
+        // Only values wait for expiry; an expire tombstone keeps the deadline in its meta but has nothing to expire.
+        if (c.meta.expiresAtMs !== null && c.valueOid !== null) put(`${P.ttl}${pad(c.meta.expiresAtMs, deadlineWidth)}\u0000${c.key}`, '')
+      }
+      if (slice === slices - 1) {
+        for (const [deadline, key] of batch.clearedDeadlines) {
+          ops.push({ type: 'del', key: `${P.ttl}${pad(deadline, deadlineWidth)}\u0000${key}` })
+        }
+        const serialized: SerializedChange[] = changes.map((c) => ({ k: c.key, m: encodeMeta(c.meta), o: c.valueOid }))
+        put(P.log + pad(record.seq, seqWidth), JSON.stringify({ c: record.commit, d: record.date, s: record.message, x: serialized }))
+        put(P.commitSeq + record.commit, String(record.seq))
+        put(P.state + 'head', record.commit)
+        put(P.state + 'seq', String(record.seq))
+        put(P.state + 'maxVersion', formatVersion(maxVersion))
+        put(P.state + 'format', indexFormat)
+      }
+      await this.db.batch(ops)
     }
-    put(P.log + pad(record.seq, seqWidth), JSON.stringify({ c: record.commit, d: record.date, s: record.message, x: serialized }))
-    put(P.commitSeq + record.commit, String(record.seq))
-    put(P.state + 'head', record.commit)
-    put(P.state + 'seq', String(record.seq))
-    put(P.state + 'maxVersion', formatVersion(maxVersion))
-    put(P.state + 'format', indexFormat)
-    await this.db.batch(ops)
   }
 
   /** Newest-first history of one key. */

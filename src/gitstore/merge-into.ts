@@ -5,14 +5,16 @@ import type { Version } from '../types.js'
 import type { CatFile } from './cat-file.js'
 import { commitDate } from './commit-message.js'
 import type { TreeEntry } from './entry.js'
-import { readChangeTrailers, type HistoryRow } from './foreign-history.js'
-import { runGit, gitOk } from './git-process.js'
+import { chainSince, readCommitObject, type CommitObject } from './commit-object.js'
+import { historyRowsOf, readChangeTrailers, type HistoryRow } from './foreign-history.js'
+import { runGit } from './git-process.js'
 import { blobOid, type Change, type ExclusiveWriter } from './group-commit.js'
 import type { CurrentEntry, IndexDb } from './index-db.js'
 import { compareEntriesTotal, mergeCommitMeta } from './merge.js'
 import { mergeEdits, planMerge, type KeyOutcome, type MergePlan, type PlanLimits } from './merge-plan.js'
 import { compareVersions } from './hlc.js'
-import { mergeHistoryCommitsMax, mergeReadsInFlightMax } from '../limits.js'
+import { mergeChainCommitsMax, mergeFileEditsMax, mergeHistoryCommitsMax, mergeNewTreesMax, mergeReadsInFlightMax } from '../limits.js'
+import { mergedTrees, writeMergeCommit } from './merge-trees.js'
 import { transferFailed } from './pack-transfer.js'
 
 export type MergeOutcome = 'contained' | 'fast-forward' | 'merged'
@@ -49,19 +51,25 @@ export interface MergeContext {
   readonly applied: (merge: AppliedMerge) => void
 }
 
-async function isAncestor (gitDir: string, older: string, newer: string): Promise<boolean> {
-  const r = await runGit(gitDir, ['merge-base', '--is-ancestor', older, newer])
-  if (r.code > 1) throw transferFailed('malformed', `cannot relate ${older} and ${newer}: ${r.stderr}`)
-  return r.code === 0
+/**
+ * How `foreign` relates to main, with one `git merge-base` (instead of two `--is-ancestor` runs): contained when it
+ * is main's merge base with it, a fast-forward when main is, a merge otherwise (unrelated histories included).
+ */
+async function relate (gitDir: string, local: string, foreign: string): Promise<MergeOutcome> {
+  const r = await runGit(gitDir, ['merge-base', local, foreign])
+  if (r.code > 1) throw transferFailed('malformed', `cannot relate ${local} and ${foreign}: ${r.stderr}`)
+  const base = r.stdout.toString('utf8').trim()
+  return base === foreign ? 'contained' : base === local ? 'fast-forward' : 'merged'
 }
 
-/** Author time (seconds) and subject of a commit. */
-async function commitInfo (gitDir: string, commit: string): Promise<{ authorTimeSec: number, committerTimeSec: number, subject: string }> {
-  const out = (await gitOk(gitDir, ['show', '-s', '--format=%at%x1f%ct%x1f%s', commit])).toString('utf8').trim()
-  const [at, ct, subject] = out.split('\u001f')
-  const authorTimeSec = Number(at)
-  if (!Number.isSafeInteger(authorTimeSec) || authorTimeSec < 0) throw transferFailed('malformed', `commit ${commit} has an unusable author date`)
-  return { authorTimeSec, committerTimeSec: Number(ct), subject: subject ?? '' }
+/** History rows of `chain` (newest first, single-parent commits), oldest first like readChangeTrailers. */
+function chainHistory (chain: readonly CommitObject[], keyBytesMax: number): HistoryRow[] {
+  const rows: HistoryRow[] = []
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const c = chain[i]
+    rows.push(...historyRowsOf(c.id, c.committerTimeSec, c.subject, c.body, keyBytesMax))
+  }
+  return rows
 }
 
 type PendingEntry = Omit<CurrentEntry, 'commit'> & { readonly writtenIn: string | null }
@@ -75,7 +83,10 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: read
     let value: Uint8Array | null = null
     if (valueOid !== null) {
       const blob = await ctx.catFile.read(valueOid)
-      if (blob === null) throw transferFailed('incomplete', `the value ${valueOid} of ${o.key} is missing`)
+      if (blob === null || blob.type !== 'blob') throw transferFailed('incomplete', `the value ${valueOid} of ${o.key} is missing`)
+      if (blob.data.length > ctx.limits.valueBytesMax) {
+        throw transferFailed('malformed', `the value of ${o.key} is ${blob.data.length} bytes; the limit is ${ctx.limits.valueBytesMax}`)
+      }
       value = new Uint8Array(blob.data)
     }
     const v = meta.version
@@ -94,34 +105,41 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: read
 export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, foreign: string): Promise<MergeResult> {
   ctx.signal?.throwIfAborted()
   const local = writer.head
-  if (local !== null && (local === foreign || await isAncestor(ctx.gitDir, foreign, local))) {
-    return { head: local, outcome: 'contained', changedKeys: 0 }
-  }
-  const plan = await planMerge(ctx.gitDir, ctx.catFile, local, foreign, ctx.limits)
-  const fastForward = local === null || await isAncestor(ctx.gitDir, local, foreign)
-  const history = await readChangeTrailers(ctx.gitDir, local === null ? [foreign] : [`^${local}`, foreign], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
-  const foreignInfo = await commitInfo(ctx.gitDir, foreign)
+  if (local === foreign) return { head: local, outcome: 'contained', changedKeys: 0 }
+  const foreignCommit = await readCommitObject(ctx.catFile, foreign)
+  // The common case, a peer's few new commits on top of main, is recognised from the commit objects alone; anything
+  // else asks git once.
+  const chain = local === null ? null : await chainSince(ctx.catFile, foreignCommit, local, mergeChainCommitsMax)
+  const relation: MergeOutcome = local === null || chain !== null ? 'fast-forward' : await relate(ctx.gitDir, local, foreign)
+  if (relation === 'contained') return { head: local as string, outcome: 'contained', changedKeys: 0 }
+  const localCommit = local === null ? null : await readCommitObject(ctx.catFile, local)
+  const plan = await planMerge(ctx.gitDir, ctx.catFile, localCommit?.tree ?? null, foreignCommit.tree, foreign, ctx.limits)
+  const history = chain !== null && chain.every((c) => c.plain)
+    ? chainHistory(chain, ctx.limits.keyBytesMax)
+    : await readChangeTrailers(ctx.gitDir, local === null ? [foreign] : [`^${local}`, foreign], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
   const pending = await changedEntries(ctx, plan, history)
   ctx.signal?.throwIfAborted()
 
   let head: string
   let timeSec: number
   let subject: string
-  if (fastForward) {
+  if (relation === 'fast-forward') {
     await writer.fastForward(foreign)
     head = foreign
-    timeSec = foreignInfo.committerTimeSec
-    subject = foreignInfo.subject
+    timeSec = foreignCommit.committerTimeSec
+    subject = foreignCommit.subject
   } else {
-    const localInfo = await commitInfo(ctx.gitDir, local as string)
-    const meta = mergeCommitMeta({ commit: local as string, authorTimeSec: localInfo.authorTimeSec }, { commit: foreign, authorTimeSec: foreignInfo.authorTimeSec })
-    head = await writer.commitWithParents({
-      author: meta.author,
-      committer: meta.committer,
-      message: meta.message,
-      parents: meta.parents,
-      files: mergeEdits(plan, meta.parents[0] === local)
-    })
+    const localInfo = localCommit as CommitObject
+    const meta = mergeCommitMeta({ commit: localInfo.id, authorTimeSec: localInfo.authorTimeSec }, { commit: foreign, authorTimeSec: foreignCommit.authorTimeSec })
+    const edits = mergeEdits(plan, meta.parents[0] === local)
+    const built = edits.length > mergeFileEditsMax ? mergedTrees(plan, mergeNewTreesMax) : null
+    if (built !== null) {
+      // Mostly whole subtrees from one side: a few new trees and the commit, then main moves to it (decision 0456).
+      head = await writeMergeCommit(ctx.gitDir, built, meta)
+      await writer.fastForward(head)
+    } else {
+      head = await writer.commitWithParents({ author: meta.author, committer: meta.committer, message: meta.message, parents: meta.parents, files: edits })
+    }
     timeSec = meta.committer.timeSec
     subject = meta.message.split('\n')[0]
   }
@@ -144,5 +162,5 @@ export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, for
     maxVersion,
     superseded
   })
-  return { head, outcome: fastForward ? 'fast-forward' : 'merged', changedKeys: pending.length }
+  return { head, outcome: relation, changedKeys: pending.length }
 }

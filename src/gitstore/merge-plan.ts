@@ -1,22 +1,19 @@
 // Planning a merge of a foreign commit into main: which keys differ, which side wins each, and the file edits that
-// turn the first (canonical) parent's tree into the merged tree. Only the paths where the two trees differ are read
-// and validated: everything else is identical on both sides, so it is already part of main and already trusted.
+// turn the first (canonical) parent's tree into the merged tree. Only the subtrees where the two trees differ are
+// read and validated: a subtree with the same id on both sides is identical, so it is already part of main and
+// already trusted. The trees are read through the store's long-lived cat-file, level by level, instead of starting
+// `git diff-tree` and `git ls-tree` per merge (decision 0454).
 import { encodeMeta, decodeMeta, type TreeEntry } from './entry.js'
 import type { CatFile } from './cat-file.js'
-import { gitOk } from './git-process.js'
-import { keyToTreeDir, metaFileName, normalizeKey, treeDirToKey, valueFileName } from './keys.js'
+import { decodeSegment, keyToTreeDir, metaFileName, treeDirToKey, valueFileName } from './keys.js'
 import { compareEntriesTotal, isWellFormedEntry, sameEntry } from './merge.js'
+import { gitOk } from './git-process.js'
 import { transferFailed } from './pack-transfer.js'
 import { mergeReadsInFlightMax } from '../limits.js'
 import { blobOid } from './group-commit.js'
 import { formatFileName, formatVersion } from './repository.js'
 
 const formatBlobOid = blobOid(new TextEncoder().encode(formatVersion + '\n'))
-
-/** git's empty tree: the "other side" of a diff when main does not exist yet. */
-const emptyTreeId = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
-/** Up to this many differing keys, their files are listed by pathspec; beyond it, the whole tree is listed. */
-const pathspecDirsMax = 64
 
 /** A key's entry in one tree, with the blob ids needed to write it into another. */
 export interface StoredEntry extends TreeEntry {
@@ -36,6 +33,8 @@ export interface MergePlan {
   readonly outcomes: readonly KeyOutcome[]
   /** The keys whose entry on main changes (the foreign entry won), in key order. */
   readonly changed: readonly KeyOutcome[]
+  /** The root of the directories whose trees differ (merge-trees.ts builds the merged tree from it). */
+  readonly root: DiffDir
 }
 
 export interface PlanLimits {
@@ -43,125 +42,252 @@ export interface PlanLimits {
   readonly valueBytesMax: number
 }
 
+/** One entry of a git tree object. */
+export interface TreeItem {
+  readonly mode: string
+  readonly name: string
+  readonly oid: string
+}
+
+/** The `.meta` and `.value` blob ids of a key directory (null when absent). */
+interface KeyFiles {
+  readonly metaOid: string | null
+  readonly valueOid: string | null
+}
+
+/** A directory whose tree differs between the two sides (tree ids; null where a side lacks the directory). */
+export interface DiffDir {
+  /** Path from the root ('' for the root itself). */
+  readonly dir: string
+  readonly local: string | null
+  readonly foreign: string | null
+  /** Files (name -> blob id) and subdirectories (name -> tree id) of each side, once read. */
+  localFiles: ReadonlyMap<string, string>
+  foreignFiles: ReadonlyMap<string, string>
+  localDirs: ReadonlyMap<string, string>
+  foreignDirs: ReadonlyMap<string, string>
+  /** Subdirectories whose trees differ. */
+  readonly children: DiffDir[]
+  /** This directory's key, when its files differ; its outcome once planned. */
+  outcome: KeyOutcome | null
+}
+
+interface DifferingKey {
+  readonly dir: string
+  /** The key the directory encodes (set once the directory is validated). */
+  key: string
+  /** The key's directory in the walk; null for keys inside a one-sided subtree listed by ls-tree. */
+  readonly node: DiffDir | null
+  readonly local: KeyFiles
+  readonly foreign: KeyFiles
+}
+
+/**
+ * A directory that only one side holds, with more subdirectories than this, is listed with one `git ls-tree -r`
+ * instead of one cat-file read per directory below it (a partition's keys arrive as such directories).
+ */
+const oneSidedListDirsMin = 64
+
+const noEntries: ReadonlyMap<string, string> = new Map()
+
+function diffDir (dir: string, local: string | null, foreign: string | null): DiffDir {
+  return { dir, local, foreign, localFiles: noEntries, foreignFiles: noEntries, localDirs: noEntries, foreignDirs: noEntries, children: [], outcome: null }
+}
+
 function malformed (commit: string, what: string): Error {
   return transferFailed('malformed', `commit ${commit} cannot be merged: ${what}`, { commit })
 }
 
-/** The key directories whose files differ between two commits (`local` may be null: an empty main). */
-async function differingKeyDirs (gitDir: string, local: string | null, foreign: string, limits: PlanLimits): Promise<string[]> {
-  const out = await gitOk(gitDir, ['diff-tree', '-r', '-z', '--no-renames', '--no-commit-id', local ?? emptyTreeId, foreign])
-  const fields = out.toString('utf8').split('\u0000')
-  const dirs = new Set<string>()
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const m = /^:(\d{6}) (\d{6}) [0-9a-f]+ [0-9a-f]+ ([A-Z])$/.exec(fields[i])
-    const path = fields[i + 1]
-    if (m === null) throw malformed(foreign, `unexpected diff line ${JSON.stringify(fields[i])}`)
-    const [, , newMode, status] = m
-    if (path === formatFileName) {
-      // Only a first merge into an empty main may bring the format file, and only this format's.
-      if (local === null && fields[i].endsWith(` ${formatBlobOid} A`)) continue
-      throw malformed(foreign, `its ${formatFileName} differs (another storage format)`)
-    }
-    if (status !== 'D' && newMode !== '100644') throw malformed(foreign, `${JSON.stringify(path)} has mode ${newMode}, not a plain file`)
-    const slash = path.lastIndexOf('/')
-    const name = path.slice(slash + 1)
-    const dir = slash < 0 ? '' : path.slice(0, slash)
-    if (name !== metaFileName && name !== valueFileName) throw malformed(foreign, `${JSON.stringify(path)} is not a key's ${metaFileName} or ${valueFileName}`)
-    const key = treeDirToKey(dir)
-    if (key === null || keyToTreeDir(key) !== dir) throw malformed(foreign, `${JSON.stringify(dir)} is not the directory of any key`)
-    try {
-      if (normalizeKey(key, limits.keyBytesMax) !== key) throw new Error('not normalised')
-    } catch {
-      throw malformed(foreign, `${JSON.stringify(key)} is not a valid key`)
-    }
-    dirs.add(dir)
+/** Parses a tree object (`<mode> <name>\0<20-byte id>` repeated); null when it is not one. */
+export function parseTreeObject (data: Buffer): TreeItem[] | null {
+  const items: TreeItem[] = []
+  let i = 0
+  while (i < data.length) {
+    const space = data.indexOf(0x20, i)
+    const nul = space < 0 ? -1 : data.indexOf(0x00, space + 1)
+    if (nul < 0 || nul + 21 > data.length) return null
+    items.push({ mode: data.toString('latin1', i, space), name: data.toString('utf8', space + 1, nul), oid: data.toString('hex', nul + 1, nul + 21) })
+    i = nul + 21
   }
-  return [...dirs].sort()
+  return items
 }
 
-interface TreeFile {
-  readonly mode: string
-  readonly type: string
-  readonly oid: string
-  readonly sizeBytes: number
+async function readTreeItems (catFile: CatFile, oid: string, commit: string): Promise<TreeItem[]> {
+  const obj = await catFile.read(oid)
+  const items = obj === null || obj.type !== 'tree' ? null : parseTreeObject(obj.data)
+  if (items === null) throw malformed(commit, `tree ${oid} is missing or unreadable`)
+  return items
+}
+
+const treeMode = '40000'
+const fileMode = '100644'
+
+/**
+ * Splits one directory's items into files and subdirectories. Foreign items are validated (they are untrusted):
+ * at the root only the format file and directories, below it only a key's `.meta` and `.value` as plain files and
+ * directories named like encoded key segments.
+ */
+function splitItems (items: readonly TreeItem[], dir: string, check: string | null): { files: Map<string, string>, dirs: Map<string, string> } {
+  const files = new Map<string, string>()
+  const dirs = new Map<string, string>()
+  for (const item of items) {
+    const path = dir === '' ? item.name : `${dir}/${item.name}`
+    if (item.mode === treeMode) {
+      if (check !== null && decodeSegment(item.name) === null) throw malformed(check, `${JSON.stringify(path)} is not the directory of any key`)
+      dirs.set(item.name, item.oid)
+      continue
+    }
+    if (check !== null) {
+      const allowed = dir === '' ? item.name === formatFileName : item.name === metaFileName || item.name === valueFileName
+      if (!allowed) throw malformed(check, `${JSON.stringify(path)} is not a key's ${metaFileName} or ${valueFileName}`)
+      if (item.mode !== fileMode) throw malformed(check, `${JSON.stringify(path)} has mode ${item.mode}, not a plain file`)
+    }
+    files.set(item.name, item.oid)
+  }
+  return { files, dirs }
 }
 
 /**
- * The `.meta` and `.value` files of the given key directories in `commit`, by path. Asking git for a few
- * directories by pathspec is cheapest when few keys differ; past `pathspecDirsMax` one listing of the whole tree is
- * (and keeps the command line short). Reading `<commit>:<path>` per file instead walks the trees every time, which
- * is quadratic in the size of a directory with many keys.
+ * Walks the two trees from the root down, level by level, descending only where the subtree ids differ, and
+ * returns the key directories whose files differ. At most mergeReadsInFlightMax tree reads are in flight at once.
  */
-async function listKeyFiles (gitDir: string, commit: string, dirs: readonly string[]): Promise<Map<string, TreeFile>> {
-  const args = ['ls-tree', '-r', '-l', '-z', '--full-tree', commit]
-  if (dirs.length <= pathspecDirsMax) args.push('--', ...dirs)
-  const out = await gitOk(gitDir, args)
-  const wanted = new Set<string>()
-  for (const dir of dirs) wanted.add(`${dir}/${metaFileName}`).add(`${dir}/${valueFileName}`)
-  const files = new Map<string, TreeFile>()
-  for (const line of out.toString('utf8').split('\u0000')) {
-    const tab = line.indexOf('\t')
-    if (tab < 0) continue
-    const path = line.slice(tab + 1)
-    if (!wanted.has(path)) continue
-    const [mode, type, oid, size] = line.slice(0, tab).split(/ +/)
-    files.set(path, { mode, type, oid, sizeBytes: Number(size) })
+async function differingKeys (gitDir: string, catFile: CatFile, root: DiffDir, foreign: string, limits: PlanLimits): Promise<DifferingKey[]> {
+  const keys: DifferingKey[] = []
+  const lists: DiffDir[] = []
+  const localTree = root.local
+  let frontier: DiffDir[] = [root]
+  while (frontier.length > 0) {
+    const next: DiffDir[] = []
+    for (let i = 0; i < frontier.length; i += mergeReadsInFlightMax) {
+      const window = frontier.slice(i, i + mergeReadsInFlightMax)
+      const read = await Promise.all(window.map(async (p) => await Promise.all([
+        p.local === null ? [] : readTreeItems(catFile, p.local, foreign),
+        p.foreign === null ? [] : readTreeItems(catFile, p.foreign, foreign)
+      ])))
+      window.forEach((node, j) => {
+        const [localItems, foreignItems] = read[j]
+        const l = splitItems(localItems, node.dir, null)
+        const f = splitItems(foreignItems, node.dir, foreign)
+        node.localFiles = l.files
+        node.localDirs = l.dirs
+        node.foreignFiles = f.files
+        node.foreignDirs = f.dirs
+        if (node.dir === '') {
+          const lf = l.files.get(formatFileName) ?? null
+          const ff = f.files.get(formatFileName) ?? null
+          // Only a first merge into an empty main may bring the format file, and only this format's.
+          if (lf !== ff && !(localTree === null && ff === formatBlobOid)) throw malformed(foreign, `its ${formatFileName} differs (another storage format)`)
+        } else {
+          const lk: KeyFiles = { metaOid: l.files.get(metaFileName) ?? null, valueOid: l.files.get(valueFileName) ?? null }
+          const fk: KeyFiles = { metaOid: f.files.get(metaFileName) ?? null, valueOid: f.files.get(valueFileName) ?? null }
+          if (lk.metaOid !== fk.metaOid || lk.valueOid !== fk.valueOid) keys.push({ dir: node.dir, key: '', node, local: lk, foreign: fk })
+        }
+        const oneSide = node.local === null ? f : node.foreign === null ? l : null
+        if (node.dir !== '' && oneSide !== null && oneSide.dirs.size > oneSidedListDirsMin) {
+          lists.push(node)
+          return
+        }
+        for (const name of new Set([...l.dirs.keys(), ...f.dirs.keys()])) {
+          const lo = l.dirs.get(name) ?? null
+          const fo = f.dirs.get(name) ?? null
+          if (lo === fo) continue
+          const child = diffDir(node.dir === '' ? name : `${node.dir}/${name}`, lo, fo)
+          node.children.push(child)
+          next.push(child)
+        }
+      })
+    }
+    frontier = next
   }
-  return files
+  for (const node of lists) keys.push(...await listOneSided(gitDir, node, foreign))
+  // Keys only main holds were validated when they were written; every other key directory comes from the peer.
+  for (const k of keys) k.key = k.foreign.metaOid === null && k.foreign.valueOid === null ? treeDirToKey(k.dir) ?? '' : checkKeyDir(k.dir, foreign, limits)
+  return keys.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0))
 }
 
-/** A key's entry in `commit`, or null when the key has none; TRANSFER_FAILED when it is not well formed. */
-async function readEntry (catFile: CatFile, commit: string, files: ReadonlyMap<string, TreeFile>, dir: string, limits: PlanLimits): Promise<StoredEntry | null> {
-  const metaFile = files.get(`${dir}/${metaFileName}`)
-  const valueFile = files.get(`${dir}/${valueFileName}`)
-  if (metaFile === undefined) {
-    if (valueFile !== undefined) throw malformed(commit, `${dir}/${valueFileName} has no ${metaFileName}`)
+/**
+ * Every key below a directory only one side holds (its own key, if any, is already known), from one
+ * `git ls-tree -r`; the foreign side's files are validated as in splitItems.
+ */
+async function listOneSided (gitDir: string, node: DiffDir, foreign: string): Promise<DifferingKey[]> {
+  const isForeign = node.local === null
+  const tree = (isForeign ? node.foreign : node.local) as string
+  const out = (await gitOk(gitDir, ['ls-tree', '-r', '-z', tree])).toString('utf8')
+  const byDir = new Map<string, { metaOid: string | null, valueOid: string | null }>()
+  for (const line of out.split('\u0000')) {
+    if (line === '') continue
+    const tab = line.indexOf('\t')
+    const [mode, , oid] = line.slice(0, tab).split(' ')
+    const path = line.slice(tab + 1)
+    const slash = path.lastIndexOf('/')
+    if (slash < 0) continue // the directory's own files: read with its tree already
+    const dir = `${node.dir}/${path.slice(0, slash)}`
+    const name = path.slice(slash + 1)
+    if (isForeign) {
+      if (name !== metaFileName && name !== valueFileName) throw malformed(foreign, `${JSON.stringify(`${dir}/${name}`)} is not a key's ${metaFileName} or ${valueFileName}`)
+      if (mode !== fileMode) throw malformed(foreign, `${JSON.stringify(`${dir}/${name}`)} has mode ${mode}, not a plain file`)
+    }
+    let files = byDir.get(dir)
+    if (files === undefined) { files = { metaOid: null, valueOid: null }; byDir.set(dir, files) }
+    if (name === metaFileName) files.metaOid = oid
+    else if (name === valueFileName) files.valueOid = oid
+  }
+  const none: KeyFiles = { metaOid: null, valueOid: null }
+  return [...byDir].map(([dir, files]) => ({ dir, key: '', node: null, local: isForeign ? none : files, foreign: isForeign ? files : none }))
+}
+
+function checkKeyDir (dir: string, foreign: string, limits: PlanLimits): string {
+  // treeDirToKey accepts canonical segment encodings of a normalised key only; the size limit is checked here.
+  const key = treeDirToKey(dir)
+  if (key === null || keyToTreeDir(key) !== dir) throw malformed(foreign, `${JSON.stringify(dir)} is not the directory of any key`)
+  if (Buffer.byteLength(key, 'utf8') > limits.keyBytesMax) throw malformed(foreign, `${JSON.stringify(key)} is not a valid key`)
+  return key
+}
+
+/** A key's entry from its files, or null when the key has none; TRANSFER_FAILED when it is not well formed. */
+async function readEntry (catFile: CatFile, commit: string, files: KeyFiles, dir: string): Promise<StoredEntry | null> {
+  if (files.metaOid === null) {
+    if (files.valueOid !== null) throw malformed(commit, `${dir}/${valueFileName} has no ${metaFileName}`)
     return null
   }
-  for (const f of [metaFile, valueFile]) {
-    if (f !== undefined && (f.type !== 'blob' || f.mode !== '100644')) throw malformed(commit, `${dir} holds a non-file entry`)
-  }
-  if (valueFile !== undefined && valueFile.sizeBytes > limits.valueBytesMax) {
-    throw malformed(commit, `${dir}/${valueFileName} is ${valueFile.sizeBytes} bytes; the limit is ${limits.valueBytesMax}`)
-  }
-  const metaObj = await catFile.read(metaFile.oid)
-  const text = metaObj?.data.toString('utf8') ?? ''
+  const metaObj = await catFile.read(files.metaOid)
+  const text = metaObj?.type === 'blob' ? metaObj.data.toString('utf8') : ''
   const meta = decodeMeta(text)
   // Canonical text only: merged trees must be byte-identical on every node, whoever wrote the entry.
   if (meta === null || encodeMeta(meta) !== text) throw malformed(commit, `${dir}/${metaFileName} is not a valid meta`)
-  const entry: StoredEntry = { meta, metaOid: metaFile.oid, valueOid: valueFile?.oid ?? null }
+  const entry: StoredEntry = { meta, metaOid: files.metaOid, valueOid: files.valueOid }
   if (!isWellFormedEntry(entry)) throw malformed(commit, `${dir}: op ${meta.op} ${entry.valueOid === null ? 'without' : 'with'} a ${valueFileName}`)
   return entry
 }
 
 /**
- * Compares main (`local`, null when empty) with `foreign` key by key and picks each key's winner with the merge's
- * total order (merge.ts). Throws TRANSFER_FAILED (malformed) for any invalid path or entry on the foreign side.
+ * Compares main's tree (`localTree`, null when main is empty) with the foreign commit's tree key by key and picks
+ * each key's winner with the merge's total order (merge.ts). Throws TRANSFER_FAILED (malformed) for any invalid
+ * path or entry on the foreign side. Values are not read here (merge-into.ts reads the winners' values).
  */
-export async function planMerge (gitDir: string, catFile: CatFile, local: string | null, foreign: string, limits: PlanLimits): Promise<MergePlan> {
-  const dirs = await differingKeyDirs(gitDir, local, foreign, limits)
+export async function planMerge (gitDir: string, catFile: CatFile, localTree: string | null, foreignTree: string, foreign: string, limits: PlanLimits): Promise<MergePlan> {
+  const root = diffDir('', localTree, foreignTree)
+  const keys = localTree === foreignTree ? [] : await differingKeys(gitDir, catFile, root, foreign, limits)
   const outcomes: KeyOutcome[] = []
   const changed: KeyOutcome[] = []
-  if (dirs.length === 0) return { outcomes, changed }
-  const localFiles = local === null ? new Map<string, TreeFile>() : await listKeyFiles(gitDir, local, dirs)
-  const foreignFiles = await listKeyFiles(gitDir, foreign, dirs)
   // cat-file answers in order, so many reads can be in flight at once; a bounded window keeps memory flat.
-  for (let i = 0; i < dirs.length; i += mergeReadsInFlightMax) {
-    const window = dirs.slice(i, i + mergeReadsInFlightMax)
-    const read = await Promise.all(window.map(async (dir) => await Promise.all([
-      local === null ? null : readEntry(catFile, local, localFiles, dir, limits),
-      readEntry(catFile, foreign, foreignFiles, dir, limits)
+  for (let i = 0; i < keys.length; i += mergeReadsInFlightMax) {
+    const window = keys.slice(i, i + mergeReadsInFlightMax)
+    const read = await Promise.all(window.map(async (k) => await Promise.all([
+      readEntry(catFile, 'main', k.local, k.dir),
+      readEntry(catFile, foreign, k.foreign, k.dir)
     ])))
-    window.forEach((dir, j) => {
+    window.forEach((k, j) => {
       const [l, f] = read[j]
       if (l === null && f === null) return
       const winner = l === null ? f as StoredEntry : f === null ? l : compareEntriesTotal(l, f) >= 0 ? l : f
-      const outcome: KeyOutcome = { key: treeDirToKey(dir) as string, local: l, foreign: f, winner }
+      const outcome: KeyOutcome = { key: k.key, local: l, foreign: f, winner }
+      if (k.node !== null) k.node.outcome = outcome
       outcomes.push(outcome)
       if (l === null || !sameEntry(l, winner)) changed.push(outcome)
     })
   }
-  return { outcomes, changed }
+  return { outcomes, changed, root }
 }
 
 /**

@@ -38,7 +38,7 @@ import {
 import { readTreeEntries } from './tree-reader.js'
 import { Watcher } from './watcher.js'
 import { mergeInto, type AppliedMerge, type MergeResult } from './merge-into.js'
-import { checkCommitIds, createPack, ingestPack, isCommitComplete, type PackRequest } from './pack-transfer.js'
+import { checkCommitIds, createPack, ingestPack, type PackRequest } from './pack-transfer.js'
 import { fetchFromRemote, pushToRemote } from './remote.js'
 import type { HistoryRow } from './foreign-history.js'
 
@@ -476,17 +476,24 @@ export class GitConfigStore implements ConfigStore {
 
   // ---------------------------------------------------------------- replication (docs/store.md "Replication")
 
-  /** True when the commit and everything it reaches are present locally. */
+  /**
+   * True when the commit and everything it reaches are present locally. Objects only ever enter the repository
+   * complete (the writer's own commits, packs checked by ingestPack, fetches git checks itself), so the commit's
+   * presence is enough, and cat-file answers without starting a process (decision 0455).
+   */
   async hasCommit (commit: string): Promise<boolean> {
     this.assertOpen()
-    return await isCommitComplete(this.paths.gitDir, [checkFullCommitId(commit)])
+    return await this.commitExists(checkFullCommitId(commit))
+  }
+
+  private async commitExists (id: string): Promise<boolean> {
+    return (await this.catFile.read(`${id}^{commit}`))?.type === 'commit'
   }
 
   /** A thin pack of what `want` reaches minus what `have` reaches (unknown haves ignored, unknown wants UNKNOWN_COMMIT). */
   createPack (req: PackRequest, signal?: AbortSignal): AsyncIterable<Uint8Array> {
     this.assertOpen()
-    const exists = async (id: string): Promise<boolean> => (await this.catFile.read(`${id}^{commit}`))?.type === 'commit'
-    return createPack(this.paths.gitDir, req, exists, signal)
+    return createPack(this.paths.gitDir, req, async (id) => await this.commitExists(id), signal)
   }
 
   /**
@@ -501,7 +508,9 @@ export class GitConfigStore implements ConfigStore {
     if (typeof bytesMax !== 'number' || !Number.isSafeInteger(bytesMax) || bytesMax < 1) {
       throw new GitConfigError('INVALID_ARGUMENT', 'bytesMax must be a positive whole number of bytes')
     }
-    await ingestPack(this.paths.gitDir, chunks, { expect, bytesMax, signal: o.signal instanceof AbortSignal ? o.signal : undefined })
+    await ingestPack(this.paths.gitDir, chunks, {
+      expect, bytesMax, signal: o.signal instanceof AbortSignal ? o.signal : undefined, exists: async (id) => await this.commitExists(id)
+    })
   }
 
   /**
@@ -512,7 +521,7 @@ export class GitConfigStore implements ConfigStore {
     this.assertOpen()
     const foreign = checkFullCommitId(commit)
     const signal = checkOptionsObject(opts, 'mergeFrom').signal
-    if (!(await isCommitComplete(this.paths.gitDir, [foreign]))) {
+    if (!(await this.commitExists(foreign))) {
       throw new GitConfigError('UNKNOWN_COMMIT', `${foreign} is not a complete commit of this repository (ingest its pack first)`, { commit: foreign })
     }
     this.assertOpen()

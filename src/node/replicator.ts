@@ -12,7 +12,7 @@
 import type { Logger } from 'pino'
 import { isGitConfigError } from '../errors.js'
 import {
-  p2pFetchHaveMax, replicationFetchBytesMax, replicationFetchConcurrencyMax, replicationFetchTimeoutMs,
+  p2pFetchHaveMax, replicationFetchBytesMax, replicationFetchConcurrencyMax, replicationFetchedHeadsMax, replicationFetchTimeoutMs,
   replicationKnownCommitsMax, replicationPeerHeadsMax, replicationPendingHeadsMax
 } from '../limits.js'
 import type { FetchRequest, HeadAnnouncement, HeadEvent, HostFetchOptions } from '../p2p/index.js'
@@ -46,6 +46,7 @@ class BoundedSet {
   private readonly items = new Set<string>()
   constructor (private readonly max: number) {}
   has (v: string): boolean { return this.items.has(v) }
+  values (): IterableIterator<string> { return this.items.values() }
   add (v: string): void {
     this.items.delete(v)
     this.items.add(v)
@@ -82,6 +83,10 @@ export class Replicator {
   private readonly pending = new Map<string, Job>()
   /** The last head merged from each other node: offered as `have`, since that node surely holds it. */
   private readonly peerHeads = new Map<string, string>()
+  /** Heads fetched lately (merged or not): their objects are here, so they are offered as `have` too. */
+  private readonly fetched = new BoundedSet(replicationFetchedHeadsMax)
+  /** The running fetch, if any: fetches take turns, so two never bring the same objects at once. */
+  private fetchTurn: Promise<void> = Promise.resolve()
   private running = 0
   private newestVersion: Version
   private readonly abort = new AbortController()
@@ -199,7 +204,11 @@ export class Replicator {
       if (!await this.store.hasCommit(commit)) {
         if (this.transport === null) return
         const fetchStartMs = performance.now()
-        await this.fetchInto(job, AbortSignal.any([signal, AbortSignal.timeout(replicationFetchTimeoutMs)]))
+        await this.inFetchTurn(async () => {
+          // The fetch before this one may have brought the commit already (a merge of heads we just fetched).
+          if (await this.store.hasCommit(commit)) return
+          await this.fetchInto(job, AbortSignal.any([signal, AbortSignal.timeout(replicationFetchTimeoutMs)]))
+        })
         fetchMs = performance.now() - fetchStartMs
       }
       const mergeStartMs = performance.now()
@@ -213,6 +222,19 @@ export class Replicator {
     } catch (err) {
       if (this.abort.signal.aborted) return
       this.logger.warn({ ...log, error: describe(err) }, 'replication from a peer failed; dropped until its next announcement')
+    }
+  }
+
+  /** Runs `fetch` once every fetch started before it has ended (merges are not part of a turn). */
+  private async inFetchTurn (fetch: () => Promise<void>): Promise<void> {
+    const previous = this.fetchTurn
+    let done = (): void => {}
+    this.fetchTurn = new Promise<void>((resolve) => { done = resolve })
+    try {
+      await previous
+      await fetch()
+    } finally {
+      done()
     }
   }
 
@@ -231,6 +253,7 @@ export class Replicator {
       await this.store.ingestPack(counted(transport.fetch(job.from, request, { bytesMax: replicationFetchBytesMax, signal })), {
         expect: [job.head.commit], bytesMax: replicationFetchBytesMax, signal
       })
+      this.fetched.add(job.head.commit)
       this.metrics.fetches.inc({ result: 'ok' })
     } catch (err) {
       this.metrics.fetches.inc({ result: 'failed' })
@@ -240,14 +263,20 @@ export class Replicator {
     }
   }
 
-  /** Our head and the last head merged from each other node: commits the announcer most likely holds too. */
+  /**
+   * Our head, the last head merged from each other node and the heads fetched lately: commits whose objects we
+   * hold and the announcer most likely holds too. A head fetched but not merged yet counts: after a partition, the
+   * other side's merge of it then arrives as a pack of the merge commit alone instead of that side's history again.
+   */
   private haves (): string[] {
     const out = new Set<string>()
     const head = this.store.head
     if (head !== null) out.add(head)
-    for (const c of this.peerHeads.values()) {
-      if (out.size >= p2pFetchHaveMax) break
-      out.add(c)
+    for (const source of [this.peerHeads.values(), this.fetched.values()]) {
+      for (const c of source) {
+        if (out.size >= p2pFetchHaveMax) break
+        out.add(c)
+      }
     }
     return [...out]
   }

@@ -204,3 +204,46 @@ test('shared remote: a round merges every remote head we lack, then pushes our h
   assert.equal(await counter(metrics, 'gitconfig_replication_remote_syncs_total', '{result="ok"}'), 1)
   await replicator.stop()
 })
+
+test('fetches take turns: a second head waits for the running fetch, then offers the fetched head as have', async () => {
+  const { store, transport, replicator } = setup()
+  replicator.start()
+  let open: () => void = () => {}
+  transport.gate = new Promise<void>(resolve => { open = resolve })
+  let mergeGate: () => void = () => {}
+  const merging = new Promise<void>(resolve => { mergeGate = resolve })
+  const merge = store.mergeFrom.bind(store)
+  store.mergeFrom = async (commit) => { if (commit === c('a')) await merging; return await merge(commit) }
+  replicator.onHead(headEvent('n1', c('a'), 'peerA'))
+  replicator.onHead(headEvent('n2', c('b'), 'peerB'))
+  await settle()
+  assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a')], 'one fetch at a time')
+  transport.gate = null
+  open()
+  await settle()
+  assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a'), c('b')])
+  assert.deepEqual(store.merged, [c('b')], 'a is still merging while b is fetched')
+  assert.deepEqual(transport.fetches[1].request.have.slice().sort(), [c('0'), c('a')].sort(), 'a\'s objects are here, though not merged yet')
+  mergeGate()
+  await settle()
+  assert.deepEqual(store.merged.slice().sort(), [c('a'), c('b')].sort())
+  await replicator.stop()
+})
+
+test('a head that arrived with the previous fetch is not fetched again', async () => {
+  const { store, transport, replicator } = setup()
+  replicator.start()
+  let open: () => void = () => {}
+  transport.gate = new Promise<void>(resolve => { open = resolve })
+  const ingest = store.ingestPack.bind(store)
+  store.ingestPack = async (chunks, opts) => { await ingest(chunks, opts); store.objects.add(c('b')) }
+  replicator.onHead(headEvent('n1', c('a'), 'peerA'))
+  replicator.onHead(headEvent('n2', c('b'), 'peerB'))
+  await settle()
+  transport.gate = null
+  open()
+  await settle()
+  assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a')])
+  assert.deepEqual(store.merged.slice().sort(), [c('a'), c('b')].sort())
+  await replicator.stop()
+})

@@ -1,6 +1,7 @@
 // Runs the gitconfig CLI (src/cli/main.ts through tsx) as a child process, and starts node processes on ephemeral
 // loopback ports. Every process started here is killed by stopAll() (call it in `after`).
 import { spawn, type ChildProcess } from 'node:child_process'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const mainTs = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
@@ -13,8 +14,15 @@ export interface CliResult {
   readonly stderr: string
 }
 
+/**
+ * Benchmarks may run the compiled CLI instead (`npm run build`, then GITCONFIG_CLI_ENTRY=dist/src/cli/main.js):
+ * what users run, without tsx's compiler in every node's memory.
+ */
+const compiledEntry = process.env.GITCONFIG_CLI_ENTRY
+
 function spawnCli (args: string[], env: Record<string, string | undefined>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], {
+  const entry = compiledEntry === undefined ? ['--import', 'tsx', mainTs] : [resolve(compiledEntry)]
+  const child = spawn(process.execPath, [...entry, ...args], {
     env: { ...process.env, GITCONFIG_HTTP: undefined, GITCONFIG_TOKEN: undefined, GITCONFIG_TOKEN_FILE: undefined, ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })

@@ -1,0 +1,177 @@
+// The partition-heal phase of bench/replication.ts on its own, repeatable from a saved starting state, with the
+// details needed to see where the time goes: each node's `merged a peer head` debug lines (fetch and merge
+// durations), the peak RSS per node, and optionally every git process the nodes start (--count-git).
+//
+// Run: node --import tsx bench/replication-heal.ts [--keys 10000] [--runs 3] [--fixture DIR] [--count-git]
+// The first run with a new --fixture folder builds the starting state there (nodes 1 and 2 connected and holding
+// `keys` keys under /side-a, node 3 alone holding `keys` keys under /side-b) and keeps it; later runs copy it.
+// Each run starts nodes 1 and 2, waits until they are connected, starts node 3 with node 1 as its bootstrap peer,
+// and times from node 3 listening until the three main trees are equal (as bench/replication.ts does).
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
+
+function arg (name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+const keys = Number(arg('keys') ?? 10_000)
+const runs = Number(arg('runs') ?? 3)
+const countGit = process.argv.includes('--count-git')
+const writeConcurrencyMax = 64
+
+const scratch = await mkdtemp(join(tmpdir(), 'gitconfig-bench-heal-'))
+const fixture = arg('fixture') ?? join(scratch, 'fixture')
+const live: NodeProcess[] = []
+
+interface Started { proc: NodeProcess, url: string, multiaddr: string, repo: string }
+
+/** A `git` on PATH that logs its first argument (the command) and runs the real one. */
+async function gitCounterPath (logFile: string): Promise<string> {
+  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim()
+  const dir = join(scratch, 'git-counter')
+  await mkdir(dir, { recursive: true })
+  const script = `#!/bin/sh\nfor a in "$@"; do case "$a" in -c|--git-dir) skip=1;; *) if [ -z "$skip" ]; then echo "$a" >> ${logFile}; break; fi; skip=;; esac; done\nexec ${realGit} "$@"\n`
+  await writeFile(join(dir, 'git'), script)
+  await chmod(join(dir, 'git'), 0o755)
+  return dir
+}
+
+async function start (repo: string, extra: string[], level = 'warn'): Promise<Started> {
+  const proc = await startNodeProcess(['--repo', repo, '--log-level', level, '--p2p-port', '0', ...extra], 120_000)
+  live.push(proc)
+  const multiaddr = /gitconfig p2p listening on (\S+)/.exec(proc.output().stderr)?.[1] ?? ''
+  return { proc, url: proc.url, multiaddr, repo }
+}
+
+async function post (url: string, key: string, value: string): Promise<void> {
+  const res = await fetch(`${url}/keys${key}`, { method: 'POST', body: value })
+  await res.arrayBuffer()
+  if (res.status !== 200) throw new Error(`POST ${key}: ${res.status}`)
+}
+
+async function writeMany (url: string, prefix: string, count: number): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: writeConcurrencyMax }, async () => {
+    while (next < count) {
+      const i = next++
+      await post(url, `${prefix}/k${i}`, `v${i}`)
+    }
+  }))
+}
+
+function tree (repo: string): string {
+  return execFileSync('git', ['-C', repo, 'rev-parse', 'main^{tree}'], { encoding: 'utf8' }).trim()
+}
+
+async function until (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 300_000, stepMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
+    await delay(stepMs)
+  }
+}
+
+async function connectedPeers (url: string): Promise<number> {
+  const status = await (await fetch(`${url}/status`)).json() as { p2p: { peers: Array<{ connected: boolean }> } }
+  return status.p2p.peers.filter(p => p.connected).length
+}
+
+function rssMb (proc: NodeProcess): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid ?? 0}/status`, 'utf8'))
+    return m === null ? 0 : Number(m[1]) / 1024
+  } catch {
+    return 0
+  }
+}
+
+/** CPU seconds of a node process and of the git processes it has waited for (utime, stime, cutime, cstime). */
+function cpuSeconds (proc: NodeProcess): number {
+  try {
+    const fields = readFileSync(`/proc/${proc.child.pid ?? 0}/stat`, 'utf8').split(') ')[1].split(' ')
+    return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / 100
+  } catch {
+    return 0
+  }
+}
+
+async function stopAllNodes (): Promise<void> {
+  await Promise.allSettled(live.splice(0).map(async p => await p.stop()))
+}
+
+async function buildFixture (): Promise<void> {
+  console.log(`building the fixture in ${fixture} (${keys} keys per side)`)
+  await mkdir(fixture, { recursive: true })
+  const n1 = await start(join(fixture, 'dc1'), [])
+  const n2 = await start(join(fixture, 'dc2'), ['--bootstrap', n1.multiaddr])
+  const n3 = await start(join(fixture, 'dc3'), [])
+  await until('nodes 1 and 2 connected', async () => (await connectedPeers(n1.url)) === 1)
+  await Promise.all([writeMany(n1.url, '/side-a', keys), writeMany(n3.url, '/side-b', keys)])
+  await until('node 2 caught up with node 1', () => tree(n1.repo) === tree(n2.repo))
+  await stopAllNodes()
+  await writeFile(join(fixture, 'ready'), String(keys))
+}
+
+interface MergeLine { node: string, outcome: string, changedKeys: number, fetchMs: number, mergeMs: number, totalMs: number, time: number }
+
+function mergeLines (node: string, proc: NodeProcess): MergeLine[] {
+  const out: MergeLine[] = []
+  for (const line of proc.output().stdout.split('\n')) {
+    if (!line.includes('merged a peer head')) continue
+    try {
+      const o = JSON.parse(line) as MergeLine
+      out.push({ node, outcome: o.outcome, changedKeys: o.changedKeys, fetchMs: o.fetchMs, mergeMs: o.mergeMs, totalMs: o.totalMs, time: o.time })
+    } catch { /* not JSON */ }
+  }
+  return out
+}
+
+try {
+  if (!existsSync(join(fixture, 'ready'))) await buildFixture()
+  for (let run = 1; run <= runs; run++) {
+    const dir = join(scratch, `run${run}`)
+    await cp(fixture, dir, { recursive: true })
+    const gitLog = join(dir, 'git-commands.log')
+    const savedPath = process.env.PATH
+    if (countGit) process.env.PATH = `${await gitCounterPath(gitLog)}:${savedPath ?? ''}`
+    const n1 = await start(join(dir, 'dc1'), [], 'debug')
+    const n2 = await start(join(dir, 'dc2'), ['--bootstrap', n1.multiaddr], 'debug')
+    await until('nodes 1 and 2 connected', async () => (await connectedPeers(n1.url)) === 1)
+    if (countGit) await rm(gitLog, { force: true })
+    const peak = [0, 0, 0]
+    const cpuBefore = [cpuSeconds(n1.proc), cpuSeconds(n2.proc)]
+    const n3 = await start(join(dir, 'dc3'), ['--bootstrap', n1.multiaddr], 'debug')
+    const healedAt = performance.now()
+    const healedAtEpochMs = Date.now()
+    const procs = [n1.proc, n2.proc, n3.proc]
+    cpuBefore.push(cpuSeconds(n3.proc))
+    const sampler = setInterval(() => { procs.forEach((p, i) => { peak[i] = Math.max(peak[i], rssMb(p)) }) }, 100)
+    await until('convergence', () => { const t = [n1, n2, n3].map(n => tree(n.repo)); return t.every(x => x === t[0]) })
+    const convergeMs = performance.now() - healedAt
+    const cpu = procs.map((p, i) => cpuSeconds(p) - cpuBefore[i])
+    clearInterval(sampler)
+    process.env.PATH = savedPath
+    const lines = [...mergeLines('dc1', n1.proc), ...mergeLines('dc2', n2.proc), ...mergeLines('dc3', n3.proc)].sort((a, b) => a.time - b.time)
+    console.log(`run ${run}: converged in ${(convergeMs / 1000).toFixed(2)} s; peak RSS ${peak.map(v => v.toFixed(0)).join(', ')} MB; ` +
+      `CPU while healing (node + its git processes) ${cpu.map(v => v.toFixed(1)).join(', ')} s`)
+    for (const l of lines) {
+      console.log(`  ${l.node} ${l.outcome} keys=${l.changedKeys}: started at +${l.time - l.totalMs - healedAtEpochMs} ms, fetch ${l.fetchMs} ms, merge ${l.mergeMs} ms, done at +${l.time - healedAtEpochMs} ms`)
+    }
+    if (countGit && existsSync(gitLog)) {
+      const counts = new Map<string, number>()
+      for (const c of (await readFile(gitLog, 'utf8')).split('\n')) if (c !== '') counts.set(c, (counts.get(c) ?? 0) + 1)
+      console.log(`  git processes: ${[...counts].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ')}`)
+    }
+    await stopAllNodes()
+    await rm(dir, { recursive: true, force: true })
+  }
+} finally {
+  await stopAllNodes()
+  stopAll()
+  await rm(scratch, { recursive: true, force: true })
+}
