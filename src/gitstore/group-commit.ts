@@ -90,6 +90,11 @@ export class GroupCommitter {
   private running = false
   private fastImport: FastImport | null = null
   private head: string | null
+  /**
+   * Whether `head` is known to be main's tip without asking git: true after a clean stop of our own fast-import
+   * (the writer lock rules out other writers), false after a failure, when a dying fast-import may have moved main.
+   */
+  private headVerified = false
   private commitsSinceMaintenance = 0
   private idleWaiters: Array<() => void> = []
 
@@ -194,6 +199,7 @@ export class GroupCommitter {
         // The state of fast-import's branch is unknown now: start a fresh one (from the real tip) for the next write.
         this.fastImport?.kill()
         this.fastImport = null
+        this.headVerified = false
         throw err
       }
     }
@@ -245,18 +251,26 @@ export class GroupCommitter {
     this.queuedChanges = 0
     this.fastImport?.kill()
     this.fastImport = null
+    this.headVerified = false
     this.hooks.onFailed(failure)
     for (const g of failed) g.reject(failure)
   }
 
   private async ensureFastImport (): Promise<FastImport> {
     if (this.fastImport !== null && this.fastImport.alive) return this.fastImport
-    const actual = await readHead(this.gitDir)
-    if (actual !== this.head) {
-      await this.hooks.onRestart(actual)
-      this.head = actual
+    if (!this.headVerified || this.fastImport !== null) { // null: never started, or stopped for maintenance
+      const actual = await readHead(this.gitDir)
+      if (actual !== this.head) {
+        await this.hooks.onRestart(actual)
+        this.head = actual
+      }
     }
+    return this.startFastImport()
+  }
+
+  private startFastImport (): FastImport {
     this.fastImport = new FastImport(this.gitDir, this.head, () => { /* failures surface through commit() */ })
+    this.headVerified = true
     return this.fastImport
   }
 
@@ -290,6 +304,10 @@ export class GroupCommitter {
       this.fastImport = null
       await fi.close()
       this.hooks.onMaintenanceWindow()
+      // Start the next fast-import now rather than on the next write, which would otherwise wait for the process
+      // start (and for CPU next to the repack). The packs the new process writes are kept (.keep) and skipped by
+      // the repack; those of the closed one are released.
+      if (this.headVerified) this.startFastImport()
     }
   }
 }
