@@ -4,8 +4,10 @@
 //   accepted   queued or in flight to git; only decisions (CAS, delete, expiry) see it, reads do not (not durable)
 //   unindexed  durable in git, its LevelDB index write not yet done; reads see it
 //   index      LevelDB (with a bounded in-memory cache in front)
-// Watchers and the change log are fed from the index writes, which run in commit order, so a watcher registered
-// at index position N replays 1..N from LevelDB and receives N+1.. live, with nothing missed or repeated.
+// Every durable commit gets the next change-log position when it becomes durable, and live watchers hear of it in
+// that same synchronous step (before any writer is answered); its LevelDB index write, which records the change log,
+// follows in the background in the same order. A watcher registered at position N replays ..N from LevelDB (after
+// waiting for the index to reach N) and receives N+1.. live, with nothing missed or repeated (decision 0306).
 import { readFileSync } from 'node:fs'
 import { readdir, realpath } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -134,9 +136,11 @@ export class GitConfigStore implements ConfigStore {
   private indexGeneration = 0
   private indexTail: Promise<void> = Promise.resolve()
   private indexFailure: GitConfigError | null = null
+  /** Change-log position of the newest durable commit (live watchers have been offered everything up to it). */
   private seq: number
+  /** The newest durable commit on main as the change log knows it (position `seq`). */
+  private durableHead: string | null
   private indexedSeq: number
-  private indexedHead: string | null
   private maxVersion: Version | null
   private closing: Promise<void> | null = null
   private expiryTimer: NodeJS.Timeout | null = null
@@ -159,8 +163,8 @@ export class GitConfigStore implements ConfigStore {
     private readonly lockKey: string
   ) {
     this.seq = seq
+    this.durableHead = head
     this.indexedSeq = seq
-    this.indexedHead = head
     this.maxVersion = maxVersion
     this.lastMaintenanceMs = opts.clock()
     this.maintenance = new Maintenance(paths.gitDir)
@@ -313,7 +317,7 @@ export class GitConfigStore implements ConfigStore {
       throw new GitConfigError('INVALID_ARGUMENT', `since must be a commit id (hex), got ${JSON.stringify(since)}`)
     }
     // Taken in the same tick as registration: replay covers positions up to here, live delivery the rest.
-    const replayThrough = this.indexedSeq
+    const replayThrough = this.seq
     let replayAfter: number | null = null
     const replay = since === undefined
       ? null
@@ -324,6 +328,9 @@ export class GitConfigStore implements ConfigStore {
           watcher.coverThrough(replayAfter)
         }
         if (replayAfter >= replayThrough) return null
+        // Live delivery runs ahead of the index: wait until the change log holds every position the replay covers.
+        if (this.indexedSeq < replayThrough) await this.indexSettled()
+        if (this.indexFailure !== null) throw this.indexFailure
         const records = await this.index.logRange(replayAfter, replayThrough, watchReplayPageEntriesMax)
         if (records.length === 0) return null
         replayAfter = records[records.length - 1].seq
@@ -334,11 +341,14 @@ export class GitConfigStore implements ConfigStore {
     const watcher: Watcher = new Watcher({
       matches,
       replay,
-      startCommit: since ?? this.indexedHead,
+      startCommit: since ?? this.durableHead,
       queueEventsMax: watchQueueEventsMax,
       onEnd: () => { this.watchers.delete(watcher) },
       signal: o.signal instanceof AbortSignal ? o.signal : undefined
     })
+    // Positions up to replayThrough are the replay's (or in the past): never delivered live, even if offered again
+    // (the catch-up after a fast-import restart offers positions it has just assigned).
+    watcher.coverThrough(replayThrough)
     this.watchers.add(watcher)
     return watcher
   }
@@ -631,13 +641,19 @@ export class GitConfigStore implements ConfigStore {
   }
 
   /**
-   * Makes a durable commit visible: reads see its entries at once (unindexed), commit listeners hear of it, and its
-   * index write is queued behind the previous ones (watchers are fed from there, in commit order).
+   * Makes a durable commit visible: reads see its entries at once (unindexed), watchers and commit listeners hear of
+   * it, and its index write is queued behind the previous ones. Runs synchronously, in commit order, before any
+   * writer of the commit is answered, so a watcher's event never waits on LevelDB.
    */
   private recordDurable (d: DurableCommit): void {
     this.seq += 1
     const seq = this.seq
+    this.durableHead = d.commit
     for (const e of d.entries) this.unindexed.set(e.key, e)
+    if (this.watchers.size > 0) {
+      const events: WatchEvent[] = d.entries.map((e) => ({ key: e.key, op: e.meta.op, value: e.value, commit: d.commit, version: e.meta.version }))
+      for (const w of [...this.watchers]) w.offer(seq, events)
+    }
     const record: LogRecord = {
       seq,
       commit: d.commit,
@@ -676,11 +692,6 @@ export class GitConfigStore implements ConfigStore {
     }
     this.indexGeneration += 1
     this.indexedSeq = record.seq
-    this.indexedHead = record.commit
-    if (this.watchers.size > 0) {
-      const events: WatchEvent[] = entries.map((e) => ({ key: e.key, op: e.meta.op, value: e.value, commit: record.commit, version: e.meta.version }))
-      for (const w of [...this.watchers]) w.offer(record.seq, events)
-    }
   }
 
   /** Before fast-import restarts on a main that moved without us (a commit whose answer was lost). */
@@ -691,8 +702,8 @@ export class GitConfigStore implements ConfigStore {
     this.cache.clear()
     this.indexGeneration += 1
     this.seq = caught.seq
+    this.durableHead = actualHead
     this.indexedSeq = caught.seq
-    this.indexedHead = actualHead
     if (caught.maxVersion !== null) {
       this.hlc.restore(caught.maxVersion)
       this.maxVersion = caught.maxVersion
