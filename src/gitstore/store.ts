@@ -120,6 +120,14 @@ function checkAuthor (author: unknown): string | null {
   return author === '' ? null : author
 }
 
+/**
+ * Resolves in the event loop's next check phase, after the microtasks now queued have run: a durable commit's
+ * writers are answered in microtasks (their promises, then the HTTP replies), so work chained on this runs after.
+ */
+function afterAcknowledgements (): Promise<void> {
+  return new Promise((resolve) => { setImmediate(resolve) })
+}
+
 function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0
 }
@@ -667,7 +675,9 @@ export class GitConfigStore implements ConfigStore {
     }
     const maxVersion = this.maxVersion ?? d.entries[0]?.meta.version ?? { wallMs: 0, counter: 0, node: this.nodeId }
     const writtenIn = d.history === undefined ? undefined : d.entries.map((e) => e.commit)
-    this.indexTail = this.indexTail.then(async () => {
+    // The index write starts after the writers of this commit have been answered: its synchronous part (encoding
+    // every record and handing the batch to LevelDB) would otherwise run ahead of their replies (decision 0308).
+    this.indexTail = this.indexTail.then(afterAcknowledgements).then(async () => {
       if (this.indexFailure !== null) return
       try {
         await this.index.write({ record, values: d.entries.map((e) => e.value), clearedDeadlines: d.cleared, history: d.history, writtenIn }, maxVersion)
