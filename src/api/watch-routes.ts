@@ -16,7 +16,10 @@ import type { WatchEvent } from '../types.js'
 import { keyFromUrl, parseCommit, parseCommitParam, parseFlag, parseWaitSeconds, type Query } from './params.js'
 import { encodeValue, type WireWatchEvent } from './wire.js'
 
-/** How long an SSE request waits for the store to reject it (bad cursor) before it commits to a 200 stream. */
+/**
+ * How long an SSE request waits for the store to reject it (bad cursor) before it commits to a 200 stream, when the
+ * store could not check the cursor up front (WatchHandle.cursorChecked false).
+ */
 const sseEarlyErrorWaitMs = 25
 
 export function registerWatchRoutes (app: FastifyInstance, node: GitConfigNode): void {
@@ -120,7 +123,7 @@ async function serveSse (node: GitConfigNode, handle: WatchHandle, request: Fast
   const stop = released(handle)
   let pending = handle.events.next()
   // Let a bad cursor (unknown commit) surface as an HTTP error while the status line can still say so.
-  const early = await pull(pending, stop, sseEarlyErrorWaitMs).catch((err: unknown) => { handle.close(); throw err })
+  const early = await pull(pending, stop, handle.cursorChecked ? 0 : sseEarlyErrorWaitMs).catch((err: unknown) => { handle.close(); throw err })
 
   reply.hijack()
   const res = reply.raw

@@ -326,12 +326,16 @@ export class GitConfigStore implements ConfigStore {
     }
     // Taken in the same tick as registration: replay covers positions up to here, live delivery the rest.
     const replayThrough = this.seq
+    // The cursor is looked up now rather than at the first next(), so a server can refuse an unknown `since` before
+    // it starts a stream (Watcher.cursorChecked). Its failure surfaces there and through next().
+    const cursorSeq = since === undefined ? null : this.seqOfCommitRef(since)
+    cursorSeq?.catch(() => {})
     let replayAfter: number | null = null
-    const replay = since === undefined
+    const replay = cursorSeq === null
       ? null
       : async (): Promise<WatchEvent[] | null> => {
         if (replayAfter === null) {
-          replayAfter = await this.seqOfCommitRef(since)
+          replayAfter = await cursorSeq
           // `since` may be newer than the index position taken at registration (its index write was in flight).
           watcher.coverThrough(replayAfter)
         }
@@ -350,6 +354,7 @@ export class GitConfigStore implements ConfigStore {
       matches,
       replay,
       startCommit: since ?? this.durableHead,
+      cursorChecked: cursorSeq ?? undefined,
       queueEventsMax: watchQueueEventsMax,
       onEnd: () => { this.watchers.delete(watcher) },
       signal: o.signal instanceof AbortSignal ? o.signal : undefined

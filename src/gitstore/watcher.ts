@@ -10,6 +10,8 @@ export interface WatcherInit {
   readonly replay: (() => Promise<WatchEvent[] | null>) | null
   /** The commit a consumer would resume from if nothing has been delivered yet (since, or the head at start). */
   readonly startCommit: string | null
+  /** Settles once the `since` cursor has been looked up (rejecting as the first next() will); absent: nothing to check. */
+  readonly cursorChecked?: Promise<unknown>
   readonly queueEventsMax: number
   readonly onEnd: () => void
   readonly signal?: AbortSignal
@@ -36,6 +38,14 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
   }
 
   [Symbol.asyncIterator] (): AsyncIterableIterator<WatchEvent> { return this }
+
+  /**
+   * Resolves once the watch's `since` cursor is known to name a commit of main (at once without a cursor), and
+   * rejects with the error the first next() will throw otherwise (UNKNOWN_COMMIT, INVALID_ARGUMENT).
+   */
+  async cursorChecked (): Promise<void> {
+    await this.init.cursorChecked
+  }
 
   /** The events of one newly indexed commit (change-log position `seq`), in order. */
   offer (seq: number, events: readonly WatchEvent[]): void {
