@@ -47,7 +47,7 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     await this.init.cursorChecked
   }
 
-  /** The events of one newly indexed commit (change-log position `seq`), in order. */
+  /** The events of one newly durable commit (change-log position `seq`), in order. */
   offer (seq: number, events: readonly WatchEvent[]): void {
     if (this.ended || seq <= this.coveredThroughSeq) return
     for (const e of events) {
@@ -62,7 +62,10 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     this.signalWake()
   }
 
-  /** Called by the replay once it knows where `since` is: live commits up to `seq` must not be delivered. */
+  /**
+   * Live commits up to `seq` must not be delivered: called at registration (positions the replay covers or that are
+   * in the past) and by the replay once it knows where `since` is.
+   */
   coverThrough (seq: number): void {
     this.coveredThroughSeq = Math.max(this.coveredThroughSeq, seq)
   }
