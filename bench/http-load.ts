@@ -1,7 +1,9 @@
 // Load generator for bench/http.ts, run as its own process so it never shares a CPU slice with a measured server.
 // autocannon through its API, which (unlike its CLI) can vary each request: `distinct` makes every write go to a
-// different key, as many clients configuring many keys do. Usage: http-load.ts '<json LoadSpec>'; prints JSON.
+// different key, as many clients configuring many keys do, spread over directories like the store benchmarks' keys
+// (spreadKeySuffix). Usage: http-load.ts '<json LoadSpec>'; prints JSON.
 import { createRequire } from 'node:module'
+import { spreadKeySuffix } from './store-load.js'
 
 interface LoadSpec {
   url: string
@@ -10,7 +12,7 @@ interface LoadSpec {
   seconds: number
   body?: string
   contentType?: string
-  /** 'path': POST to `<url>-<n>`; 'etcd': a v3 put body whose key ends in `-<n>`. */
+  /** 'path': POST to `<url>/<spreadKeySuffix(n)>`; 'etcd': a v3 put body whose key ends in `/<spreadKeySuffix(n)>`. */
   distinct?: 'path' | 'etcd'
 }
 
@@ -26,10 +28,10 @@ const headers = spec.body === undefined ? {} : { 'content-type': spec.contentTyp
 
 function setupRequest (req: AutocannonRequest): AutocannonRequest {
   const i = n++
-  if (spec.distinct === 'path') return { ...req, path: `${target.pathname}-${i}` }
+  if (spec.distinct === 'path') return { ...req, path: `${target.pathname}/${spreadKeySuffix(i)}` }
   if (spec.distinct === 'etcd') {
     const body = JSON.parse(spec.body ?? '{}') as { key: string, value: string }
-    const key = Buffer.from(Buffer.from(body.key, 'base64').toString('utf8') + `-${i}`).toString('base64')
+    const key = Buffer.from(Buffer.from(body.key, 'base64').toString('utf8') + `/${spreadKeySuffix(i)}`).toString('base64')
     return { ...req, body: JSON.stringify({ key, value: body.value }) }
   }
   return req

@@ -1,6 +1,8 @@
 // HTTP benchmark (issue 3): a gitconfig node against etcd 3.4 (v3 JSON gateway, one member, fsync on) and against
 // an empty fastify handler (this machine's ceiling), all in separate processes, loaded by autocannon in yet another
-// process so the load generator does not run in a measured process. Prints a table with ratios and the goals.
+// process so the load generator does not run in a measured process. The same write loads also run against the store
+// alone, in this process, so the table shows what the HTTP path keeps of the store's own speed. Prints a table with
+// ratios and the goals. Method and findings: docs/decisions/0305-http-benchmark-method.md and 0307.
 //
 //   npm run bench:http                      # 10 s per load run
 //   BENCH_SECONDS=5 npm run bench:http
@@ -8,12 +10,15 @@
 // etcd is skipped with a message when the `etcd` binary is absent (Debian: apt-get install etcd-server).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { SseParser } from '../src/client/sse.js'
+import { GitConfigStore } from '../src/index.js'
+import { setsPerSecondFor } from './store-load.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
@@ -21,6 +26,12 @@ const watchSamples = Number(process.env.BENCH_WATCH_SAMPLES ?? 300)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const loadScript = join(root, 'bench', 'http-load.ts')
 const children = new Set<ChildProcess>()
+/**
+ * The client of the latency measurements: node:http over one kept-alive connection. fetch (undici) costs about
+ * 0.3-1 ms more per POST on this machine, which would be counted against whichever server is measured.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+const value = 'postgres://db1:5432/app1'
 
 interface LoadResult { rps: number, p50Ms: number, p99Ms: number, errors: number, non2xx: number }
 interface LoadSpec { url: string, method: 'GET' | 'POST', body?: string, contentType?: string, connections: number, distinct?: 'path' | 'etcd' }
@@ -92,45 +103,91 @@ function percentile (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 }
 
-interface WatchResult { p50Ms: number, p99Ms: number }
+interface WatchResult {
+  p50Ms: number
+  p99Ms: number
+  /** The same writes' acknowledgement latency, for comparison with the event's. */
+  ackP50Ms: number
+}
 
-/** Write -> event latency: one write at a time, timed from just before the write until its event arrives. */
-async function watchLatency (openStream: () => Promise<ReadableStream<Uint8Array>>, parse: (chunk: string) => string[],
+interface Reply { status: number, body: Buffer }
+
+/** One request over the kept-alive connection; resolves once the whole reply has been read. */
+async function send (url: string, method: 'GET' | 'POST', body?: string): Promise<Reply> {
+  return await new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, agent, headers: body === undefined ? {} : { 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }) })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function postOk (url: string, body: string): Promise<void> {
+  const res = await send(url, 'POST', body)
+  if (res.status < 200 || res.status > 299) throw new Error(`POST ${url}: ${res.status} ${res.body.toString('utf8')}`)
+}
+
+/**
+ * Opens a streaming response (SSE, etcd's watch stream) on its own connection; `onText` gets each chunk with the
+ * time it arrived, taken before any parsing. Resolves with a function that closes the stream.
+ */
+async function openStream (url: string, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined,
+  onText: (text: string, atMs: number) => void): Promise<() => void> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = httpRequest(url, { method, agent: false, headers }, resolve)
+    req.on('error', reject)
+    req.end(body)
+  })
+  if (res.statusCode !== 200) throw new Error(`stream ${url}: ${res.statusCode}`)
+  res.setEncoding('utf8')
+  res.on('data', (text: string) => { onText(text, performance.now()) })
+  res.on('error', () => {})
+  return () => { res.destroy() }
+}
+
+/**
+ * Write -> event latency: one write at a time, timed from just before the write until its event arrives on the
+ * stream (whether that is before or after the write's own reply).
+ */
+async function watchLatency (open: (onValue: (value: string, atMs: number) => void) => Promise<() => void>,
   write: (value: string) => Promise<void>): Promise<WatchResult> {
-  const body = await openStream()
-  const waiting = new Map<string, () => void>()
-  const reader = (async () => {
-    const decoder = new TextDecoder()
-    for await (const chunk of body) {
-      for (const value of parse(decoder.decode(chunk, { stream: true }))) waiting.get(value)?.()
-    }
-  })().catch(() => {})
+  const waiting = new Map<string, (atMs: number) => void>()
+  const close = await open((v, atMs) => { waiting.get(v)?.(atMs) })
   await new Promise(resolve => setTimeout(resolve, 200))
   const samples: number[] = []
-  for (let i = 0; i < watchSamples; i++) {
-    const value = `w${i}-${Date.now()}`
-    const arrived = new Promise<void>(resolve => waiting.set(value, resolve))
-    const t0 = performance.now()
-    await Promise.all([write(value), arrived])
-    samples.push(performance.now() - t0)
-    waiting.delete(value)
+  const acks: number[] = []
+  try {
+    for (let i = 0; i < watchSamples; i++) {
+      const v = `w${i}-${Date.now()}`
+      const arrived = new Promise<number>(resolve => waiting.set(v, resolve))
+      const t0 = performance.now()
+      await write(v)
+      acks.push(performance.now() - t0)
+      samples.push(await arrived - t0)
+      waiting.delete(v)
+    }
+  } finally {
+    close()
   }
-  await body.cancel().catch(() => {})
-  void reader
   samples.sort((a, b) => a - b)
-  return { p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99) }
+  acks.sort((a, b) => a - b)
+  return { p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), ackP50Ms: percentile(acks, 0.5) }
 }
 
 /**
  * Sequential writes, one at a time, timed in this process (autocannon reports whole milliseconds, too coarse
- * here). The server is still in another process; the time includes fetch's own overhead on both targets alike.
+ * here). The server is still in another process; the time includes the client's own work on both targets alike.
  */
-async function sequentialLatency (write: () => Promise<void>): Promise<LoadResult> {
+async function sequentialLatency (write: (i: number) => Promise<unknown>): Promise<LoadResult> {
   const samples: number[] = []
   const end = performance.now() + seconds * 1000
-  while (performance.now() < end) {
+  for (let i = 0; performance.now() < end; i++) {
     const t0 = performance.now()
-    await write()
+    await write(i)
     samples.push(performance.now() - t0)
   }
   const total = samples.reduce((a, b) => a + b, 0)
@@ -138,13 +195,22 @@ async function sequentialLatency (write: () => Promise<void>): Promise<LoadResul
   return { rps: samples.length / (total / 1000), p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), errors: 0, non2xx: 0 }
 }
 
-async function postOk (url: string, body: string): Promise<void> {
-  const res = await fetch(url, { method: 'POST', body })
-  await res.arrayBuffer()
-  if (!res.ok) throw new Error(`POST ${url}: ${res.status}`)
+/** Mean keys per commit from the node's metrics between two scrapes. */
+async function batchSizes (url: string): Promise<{ sum: number, count: number }> {
+  const text = (await send(`${url}/metrics`, 'GET')).body.toString('utf8')
+  const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+  return { sum: read('gitconfig_commit_batch_size_sum'), count: read('gitconfig_commit_batch_size_count') }
 }
 
-interface TargetResults { seq?: LoadResult, post?: LoadResult, postSame?: LoadResult, get?: LoadResult, watch?: WatchResult }
+interface TargetResults {
+  seq?: LoadResult
+  post?: LoadResult
+  /** Mean keys per commit during the `post` run (gitconfig and the store alone). */
+  postBatch?: number
+  postSame?: LoadResult
+  get?: LoadResult
+  watch?: WatchResult
+}
 
 /** Mean of several load results (rates and latencies averaged). */
 function mean (runs: LoadResult[]): LoadResult {
@@ -173,24 +239,24 @@ async function benchGitconfig (dir: string, emptyUrl: string): Promise<TargetRes
     /listening on (http:\/\/\S+)/, 'gitconfig node')
   const url = match[1]
   try {
-    await fetch(`${url}/keys/bench/get`, { method: 'POST', body: 'postgres://db1:5432/app1' })
+    await postOk(`${url}/keys/bench/get`, value)
     // Warm-up: JIT, lazily loaded modules and git's first packs, so the measured runs see a steady state.
-    await load({ url: `${url}/keys/bench/warm`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' }, warmupSeconds)
-    const seq = await sequentialLatency(async () => { await postOk(`${url}/keys/bench/seq`, 'postgres://db1:5432/app1') })
-    const post = await load({ url: `${url}/keys/bench/post`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' })
-    const postSame = await load({ url: `${url}/keys/bench/same`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64 })
+    await load({ url: `${url}/keys/bench/warm`, method: 'POST', body: value, connections: 64, distinct: 'path' }, warmupSeconds)
+    const seq = await sequentialLatency(async () => { await postOk(`${url}/keys/bench/seq`, value) })
+    const before = await batchSizes(url)
+    const post = await load({ url: `${url}/keys/bench/post`, method: 'POST', body: value, connections: 64, distinct: 'path' })
+    const after = await batchSizes(url)
+    const postSame = await load({ url: `${url}/keys/bench/same`, method: 'POST', body: value, connections: 64 })
     await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 }, warmupSeconds)
     const gets = await interleavedGets(`${url}/keys/bench/get`, `${emptyUrl}/keys/bench/get`)
     const sse = new SseParser()
     const watch = await watchLatency(
-      async () => {
-        const res = await fetch(`${url}/watch/bench/watch`, { headers: { accept: 'text/event-stream' } })
-        if (res.body === null) throw new Error('no SSE body')
-        return res.body
-      },
-      chunk => sse.push(chunk).filter(m => m.event === 'change').map(m => (JSON.parse(m.data) as { value: string }).value),
-      async value => { await (await fetch(`${url}/keys/bench/watch`, { method: 'POST', body: value })).arrayBuffer() })
-    return { seq, post, postSame, get: gets.node, emptyGet: gets.empty, watch }
+      async (onValue) => await openStream(`${url}/watch/bench/watch`, 'GET', { accept: 'text/event-stream' }, undefined, (text, atMs) => {
+        for (const m of sse.push(text)) if (m.event === 'change') onValue((JSON.parse(m.data) as { value: string }).value, atMs)
+      }),
+      async v => { await postOk(`${url}/keys/bench/watch`, v) })
+    const postBatch = (after.sum - before.sum) / (after.count - before.count)
+    return { seq, post, postBatch, postSame, get: gets.node, emptyGet: gets.empty, watch }
   } finally {
     await stop(child)
   }
@@ -215,8 +281,8 @@ async function benchEtcd (dir: string): Promise<TargetResults | null> {
   ], { stdio: 'ignore' }))
   try {
     await waitHealthy(`${url}/health`, 'etcd')
-    const put = JSON.stringify({ key: b64('bench/put'), value: b64('postgres://db1:5432/app1') })
-    await fetch(`${url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('bench/get'), value: b64('postgres://db1:5432/app1') }) })
+    const put = JSON.stringify({ key: b64('bench/put'), value: b64(value) })
+    await postOk(`${url}/v3/kv/put`, JSON.stringify({ key: b64('bench/get'), value: b64(value) }))
     await load({ url: `${url}/v3/kv/put`, method: 'POST', body: put, contentType: 'application/json', connections: 64 }, warmupSeconds)
     const seq = await sequentialLatency(async () => { await postOk(`${url}/v3/kv/put`, put) })
     const post = await load({ url: `${url}/v3/kv/put`, method: 'POST', body: put, contentType: 'application/json', connections: 64, distinct: 'etcd' })
@@ -224,27 +290,39 @@ async function benchEtcd (dir: string): Promise<TargetResults | null> {
     const get = await load({ url: `${url}/v3/kv/range`, method: 'POST', body: JSON.stringify({ key: b64('bench/get') }), contentType: 'application/json', connections: 64 })
     let buffered = ''
     const watch = await watchLatency(
-      async () => {
-        const res = await fetch(`${url}/v3/watch`, { method: 'POST', body: JSON.stringify({ create_request: { key: b64('bench/watch') } }) })
-        if (res.body === null) throw new Error('no watch body')
-        return res.body
-      },
-      chunk => {
-        buffered += chunk
+      async (onValue) => await openStream(`${url}/v3/watch`, 'POST', {}, JSON.stringify({ create_request: { key: b64('bench/watch') } }), (text, atMs) => {
+        buffered += text
         const lines = buffered.split('\n')
         buffered = lines.pop() ?? ''
-        const values: string[] = []
         for (const line of lines) {
           if (line.trim() === '') continue
           const msg = JSON.parse(line) as { result?: { events?: Array<{ kv?: { value?: string } }> } }
-          for (const ev of msg.result?.events ?? []) if (ev.kv?.value !== undefined) values.push(Buffer.from(ev.kv.value, 'base64').toString('utf8'))
+          for (const ev of msg.result?.events ?? []) if (ev.kv?.value !== undefined) onValue(Buffer.from(ev.kv.value, 'base64').toString('utf8'), atMs)
         }
-        return values
-      },
-      async value => { await (await fetch(`${url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('bench/watch'), value: b64(value) }) })).arrayBuffer() })
+      }),
+      async v => { await postOk(`${url}/v3/kv/put`, JSON.stringify({ key: b64('bench/watch'), value: b64(v) })) })
     return { seq, post, postSame, get, watch }
   } finally {
     await stop(child)
+  }
+}
+
+/**
+ * The same write loads against the store alone, in this process (no HTTP, no load-generator process): what the HTTP
+ * path could reach at best on this machine right now. Same key shapes, same warm-up, same durations.
+ */
+async function benchStoreAlone (dir: string): Promise<TargetResults> {
+  const store = await GitConfigStore.open(join(dir, 'store-alone'))
+  try {
+    await setsPerSecondFor(store, 64, warmupSeconds, '/bench/warm')
+    const seq = await sequentialLatency(async () => await store.set('/bench/seq', value))
+    const sizes: number[] = []
+    const unsubscribe = store.onCommit(e => { sizes.push(e.changes.length) })
+    const rps = await setsPerSecondFor(store, 64, seconds, '/bench/post')
+    unsubscribe()
+    return { seq, post: { rps, p50Ms: NaN, p99Ms: NaN, errors: 0, non2xx: 0 }, postBatch: sizes.reduce((a, b) => a + b, 0) / sizes.length }
+  } finally {
+    await store.close()
   }
 }
 
@@ -254,15 +332,15 @@ async function startEmpty (): Promise<{ url: string, child: ChildProcess }> {
 }
 
 async function benchEmptyPost (url: string): Promise<LoadResult> {
-  await load({ url: `${url}/keys/bench/warm`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' }, warmupSeconds)
-  return await load({ url: `${url}/keys/bench/post`, method: 'POST', body: 'postgres://db1:5432/app1', connections: 64, distinct: 'path' })
+  await load({ url: `${url}/keys/bench/warm`, method: 'POST', body: value, connections: 64, distinct: 'path' }, warmupSeconds)
+  return await load({ url: `${url}/keys/bench/post`, method: 'POST', body: value, connections: 64, distinct: 'path' })
 }
 
 const fmt = (n: number | undefined, digits = 0): string => n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const ratio = (a: number | undefined, b: number | undefined): string => a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`
 
 function row (cells: string[]): string {
-  const widths = [34, 14, 14, 14, 26, 20]
+  const widths = [34, 11, 12, 10, 14, 26, 14]
   return cells.map((c, i) => c.padEnd(widths[i])).join(' ')
 }
 
@@ -272,6 +350,7 @@ async function main (): Promise<void> {
   try {
     const empty = await startEmpty()
     const g = await benchGitconfig(dir, empty.url)
+    const a = await benchStoreAlone(dir)
     const e = await benchEtcd(dir)
     const x: TargetResults = { post: await benchEmptyPost(empty.url), get: g.emptyGet }
     await stop(empty.child)
@@ -282,15 +361,18 @@ async function main (): Promise<void> {
       }
     }
     console.log()
-    console.log(row(['', 'gitconfig', 'etcd 3.4', 'empty fastify', 'ratio', 'goal']))
-    console.log(row(['sequential POST latency p50 (ms)', fmt(g.seq?.p50Ms, 2), fmt(e?.seq?.p50Ms, 2), '', ratio(g.seq?.p50Ms, e?.seq?.p50Ms) + ' of etcd', '']))
-    console.log(row(['sequential POST latency p99 (ms)', fmt(g.seq?.p99Ms, 2), fmt(e?.seq?.p99Ms, 2), '', ratio(g.seq?.p99Ms, e?.seq?.p99Ms) + ' of etcd', '']))
-    console.log(row(['POST/s, 64 conns, distinct keys', fmt(g.post?.rps), fmt(e?.post?.rps), fmt(x.post?.rps), ratio(g.post?.rps, e?.post?.rps) + ' of etcd', '>= 1.5x etcd']))
-    console.log(row(['POST/s, 64 conns, one hot key', fmt(g.postSame?.rps), fmt(e?.postSame?.rps), '', ratio(g.postSame?.rps, e?.postSame?.rps) + ' of etcd', '']))
-    console.log(row(['GET/s, 64 connections', fmt(g.get?.rps), fmt(e?.get?.rps), fmt(x.get?.rps), ratio(g.get?.rps, e?.get?.rps) + ' of etcd', '>= 2.5x etcd']))
-    console.log(row(['', '', '', '', ratio(g.get?.rps, x.get?.rps) + ' of empty', '>= 0.7x empty']))
-    console.log(row(['watch write->event p50 (ms)', fmt(g.watch?.p50Ms, 2), fmt(e?.watch?.p50Ms, 2), '', ratio(g.watch?.p50Ms, e?.watch?.p50Ms) + ' of etcd', '']))
-    console.log(row(['watch write->event p99 (ms)', fmt(g.watch?.p99Ms, 2), fmt(e?.watch?.p99Ms, 2), '', ratio(g.watch?.p99Ms, e?.watch?.p99Ms) + ' of etcd', '<= 1.0x etcd']))
+    console.log(row(['', 'gitconfig', 'store alone', 'etcd 3.4', 'empty fastify', 'ratio', 'goal']))
+    console.log(row(['sequential POST latency p50 (ms)', fmt(g.seq?.p50Ms, 2), fmt(a.seq?.p50Ms, 2), fmt(e?.seq?.p50Ms, 2), '', ratio(g.seq?.p50Ms, e?.seq?.p50Ms) + ' of etcd', '']))
+    console.log(row(['sequential POST latency p99 (ms)', fmt(g.seq?.p99Ms, 2), fmt(a.seq?.p99Ms, 2), fmt(e?.seq?.p99Ms, 2), '', ratio(g.seq?.p99Ms, e?.seq?.p99Ms) + ' of etcd', '']))
+    console.log(row(['POST/s, 64 conns, distinct keys', fmt(g.post?.rps), fmt(a.post?.rps), fmt(e?.post?.rps), fmt(x.post?.rps), ratio(g.post?.rps, e?.post?.rps) + ' of etcd', '>= 1.5x etcd']))
+    console.log(row(['', '', '', '', '', ratio(g.post?.rps, a.post?.rps) + ' of store alone', '']))
+    console.log(row(['  keys per commit (mean)', fmt(g.postBatch, 1), fmt(a.postBatch, 1), '', '', '', '']))
+    console.log(row(['POST/s, 64 conns, one hot key', fmt(g.postSame?.rps), '', fmt(e?.postSame?.rps), '', ratio(g.postSame?.rps, e?.postSame?.rps) + ' of etcd', '']))
+    console.log(row(['GET/s, 64 connections', fmt(g.get?.rps), '', fmt(e?.get?.rps), fmt(x.get?.rps), ratio(g.get?.rps, e?.get?.rps) + ' of etcd', '>= 2.5x etcd']))
+    console.log(row(['', '', '', '', '', ratio(g.get?.rps, x.get?.rps) + ' of empty', '>= 0.7x empty']))
+    console.log(row(['watch write->event p50 (ms)', fmt(g.watch?.p50Ms, 2), '', fmt(e?.watch?.p50Ms, 2), '', ratio(g.watch?.p50Ms, e?.watch?.p50Ms) + ' of etcd', '']))
+    console.log(row(['watch write->event p99 (ms)', fmt(g.watch?.p99Ms, 2), '', fmt(e?.watch?.p99Ms, 2), '', ratio(g.watch?.p99Ms, e?.watch?.p99Ms) + ' of etcd', '<= 1.0x etcd']))
+    console.log(row(['  (those writes acked, p50 ms)', fmt(g.watch?.ackP50Ms, 2), '', fmt(e?.watch?.ackP50Ms, 2), '', '', '']))
   } finally {
     for (const c of children) c.kill('SIGKILL')
     await rm(dir, { recursive: true, force: true })

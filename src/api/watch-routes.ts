@@ -16,7 +16,10 @@ import type { WatchEvent } from '../types.js'
 import { keyFromUrl, parseCommit, parseCommitParam, parseFlag, parseWaitSeconds, type Query } from './params.js'
 import { encodeValue, type WireWatchEvent } from './wire.js'
 
-/** How long an SSE request waits for the store to reject it (bad cursor) before it commits to a 200 stream. */
+/**
+ * How long an SSE request waits for the store to reject it (bad cursor) before it commits to a 200 stream, when the
+ * store could not check the cursor up front (WatchHandle.cursorChecked false).
+ */
 const sseEarlyErrorWaitMs = 25
 
 export function registerWatchRoutes (app: FastifyInstance, node: GitConfigNode): void {
@@ -53,16 +56,27 @@ function released (handle: WatchHandle): Promise<{ kind: 'done' }> {
   })
 }
 
+/**
+ * Resolves once the microtasks queued so far, and those they queue, have run. The nextTick is scheduled from inside
+ * a microtask, so Node runs it only after the microtask queue is empty, whatever the caller's context.
+ */
+function afterMicrotasks (): Promise<void> {
+  return new Promise(resolve => { queueMicrotask(() => { process.nextTick(resolve) }) })
+}
+
+/**
+ * The next event, `done`, or `timeout` after `waitMs` (null: no timeout). `waitMs` 0 asks "is the next event ready
+ * now?": the store hands out a commit's events together, so the rest of a commit is ready within the microtasks
+ * that delivered its first event, and the answer needs no timer or turn of the event loop.
+ */
 async function pull (pending: Promise<IteratorResult<WatchEvent>>, stop: Promise<{ kind: 'done' }>, waitMs: number | null): Promise<Pulled> {
   let timer: NodeJS.Timeout | undefined
   const racers: Array<Promise<Pulled>> = [
     pending.then(r => r.done === true ? { kind: 'done' as const } : { kind: 'event' as const, event: r.value }),
     stop
   ]
-  let immediate: NodeJS.Immediate | undefined
   if (waitMs === 0) {
-    // "Ready now?": after the pending promise's microtasks have run, without a timer's millisecond.
-    racers.push(new Promise(resolve => { immediate = setImmediate(() => { resolve({ kind: 'timeout' }) }) }))
+    racers.push(afterMicrotasks().then(() => ({ kind: 'timeout' as const })))
   } else if (waitMs !== null) {
     racers.push(new Promise(resolve => { timer = setTimeout(() => { resolve({ kind: 'timeout' }) }, waitMs) }))
   }
@@ -70,7 +84,6 @@ async function pull (pending: Promise<IteratorResult<WatchEvent>>, stop: Promise
     return await Promise.race(racers)
   } finally {
     clearTimeout(timer)
-    clearImmediate(immediate)
   }
 }
 
@@ -110,7 +123,7 @@ async function serveSse (node: GitConfigNode, handle: WatchHandle, request: Fast
   const stop = released(handle)
   let pending = handle.events.next()
   // Let a bad cursor (unknown commit) surface as an HTTP error while the status line can still say so.
-  const early = await pull(pending, stop, sseEarlyErrorWaitMs).catch((err: unknown) => { handle.close(); throw err })
+  const early = await pull(pending, stop, handle.cursorChecked ? 0 : sseEarlyErrorWaitMs).catch((err: unknown) => { handle.close(); throw err })
 
   reply.hijack()
   const res = reply.raw

@@ -4,8 +4,10 @@
 //   accepted   queued or in flight to git; only decisions (CAS, delete, expiry) see it, reads do not (not durable)
 //   unindexed  durable in git, its LevelDB index write not yet done; reads see it
 //   index      LevelDB (with a bounded in-memory cache in front)
-// Watchers and the change log are fed from the index writes, which run in commit order, so a watcher registered
-// at index position N replays 1..N from LevelDB and receives N+1.. live, with nothing missed or repeated.
+// Every durable commit gets the next change-log position when it becomes durable, and live watchers hear of it in
+// that same synchronous step (before any writer is answered); its LevelDB index write, which records the change log,
+// follows in the background in the same order. A watcher registered at position N replays ..N from LevelDB (after
+// waiting for the index to reach N) and receives N+1.. live, with nothing missed or repeated (decision 0306).
 import { readFileSync } from 'node:fs'
 import { readdir, realpath } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -119,6 +121,14 @@ function checkAuthor (author: unknown): string | null {
   return author === '' ? null : author
 }
 
+/**
+ * Resolves in the event loop's next check phase, after the microtasks now queued have run: a durable commit's
+ * writers are answered in microtasks (their promises, then the HTTP replies), so work chained on this runs after.
+ */
+function afterAcknowledgements (): Promise<void> {
+  return new Promise((resolve) => { setImmediate(resolve) })
+}
+
 function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0
 }
@@ -135,9 +145,11 @@ export class GitConfigStore implements ConfigStore {
   private indexGeneration = 0
   private indexTail: Promise<void> = Promise.resolve()
   private indexFailure: GitConfigError | null = null
+  /** Change-log position of the newest durable commit (live watchers have been offered everything up to it). */
   private seq: number
+  /** The newest durable commit on main as the change log knows it (position `seq`). */
+  private durableHead: string | null
   private indexedSeq: number
-  private indexedHead: string | null
   private maxVersion: Version | null
   private closing: Promise<void> | null = null
   private expiryTimer: NodeJS.Timeout | null = null
@@ -160,8 +172,8 @@ export class GitConfigStore implements ConfigStore {
     private readonly lockKey: string
   ) {
     this.seq = seq
+    this.durableHead = head
     this.indexedSeq = seq
-    this.indexedHead = head
     this.maxVersion = maxVersion
     this.lastMaintenanceMs = opts.clock()
     this.maintenance = new Maintenance(paths.gitDir)
@@ -328,17 +340,24 @@ export class GitConfigStore implements ConfigStore {
       throw new GitConfigError('INVALID_ARGUMENT', `since must be a commit id (hex), got ${JSON.stringify(since)}`)
     }
     // Taken in the same tick as registration: replay covers positions up to here, live delivery the rest.
-    const replayThrough = this.indexedSeq
+    const replayThrough = this.seq
+    // The cursor is looked up now rather than at the first next(), so a server can refuse an unknown `since` before
+    // it starts a stream (Watcher.cursorChecked). Its failure surfaces there and through next().
+    const cursorSeq = since === undefined ? null : this.seqOfCommitRef(since)
+    cursorSeq?.catch(() => {})
     let replayAfter: number | null = null
-    const replay = since === undefined
+    const replay = cursorSeq === null
       ? null
       : async (): Promise<WatchEvent[] | null> => {
         if (replayAfter === null) {
-          replayAfter = await this.seqOfCommitRef(since)
+          replayAfter = await cursorSeq
           // `since` may be newer than the index position taken at registration (its index write was in flight).
           watcher.coverThrough(replayAfter)
         }
         if (replayAfter >= replayThrough) return null
+        // Live delivery runs ahead of the index: wait until the change log holds every position the replay covers.
+        if (this.indexedSeq < replayThrough) await this.indexSettled()
+        if (this.indexFailure !== null) throw this.indexFailure
         const records = await this.index.logRange(replayAfter, replayThrough, watchReplayPageEntriesMax)
         if (records.length === 0) return null
         replayAfter = records[records.length - 1].seq
@@ -349,11 +368,15 @@ export class GitConfigStore implements ConfigStore {
     const watcher: Watcher = new Watcher({
       matches,
       replay,
-      startCommit: since ?? this.indexedHead,
+      startCommit: since ?? this.durableHead,
+      cursorChecked: cursorSeq ?? undefined,
       queueEventsMax: watchQueueEventsMax,
       onEnd: () => { this.watchers.delete(watcher) },
       signal: o.signal instanceof AbortSignal ? o.signal : undefined
     })
+    // Positions up to replayThrough are the replay's (or in the past): never delivered live, even if offered again
+    // (the catch-up after a fast-import restart offers positions it has just assigned).
+    watcher.coverThrough(replayThrough)
     this.watchers.add(watcher)
     return watcher
   }
@@ -655,13 +678,19 @@ export class GitConfigStore implements ConfigStore {
   }
 
   /**
-   * Makes a durable commit visible: reads see its entries at once (unindexed), commit listeners hear of it, and its
-   * index write is queued behind the previous ones (watchers are fed from there, in commit order).
+   * Makes a durable commit visible: reads see its entries at once (unindexed), watchers and commit listeners hear of
+   * it, and its index write is queued behind the previous ones. Runs synchronously, in commit order, before any
+   * writer of the commit is answered, so a watcher's event never waits on LevelDB.
    */
   private recordDurable (d: DurableCommit): void {
     this.seq += 1
     const seq = this.seq
+    this.durableHead = d.commit
     for (const e of d.entries) this.unindexed.set(e.key, e)
+    if (this.watchers.size > 0) {
+      const events: WatchEvent[] = d.entries.map((e) => ({ key: e.key, op: e.meta.op, value: e.value, commit: d.commit, version: e.meta.version }))
+      for (const w of [...this.watchers]) w.offer(seq, events)
+    }
     const record: LogRecord = {
       seq,
       commit: d.commit,
@@ -675,7 +704,9 @@ export class GitConfigStore implements ConfigStore {
     }
     const maxVersion = this.maxVersion ?? d.entries[0]?.meta.version ?? { wallMs: 0, counter: 0, node: this.nodeId }
     const writtenIn = d.history === undefined ? undefined : d.entries.map((e) => e.commit)
-    this.indexTail = this.indexTail.then(async () => {
+    // The index write starts after the writers of this commit have been answered: its synchronous part (encoding
+    // every record and handing the batch to LevelDB) would otherwise run ahead of their replies (decision 0308).
+    this.indexTail = this.indexTail.then(afterAcknowledgements).then(async () => {
       if (this.indexFailure !== null) return
       try {
         await this.index.write({ record, values: d.entries.map((e) => e.value), clearedDeadlines: d.cleared, history: d.history, writtenIn }, maxVersion)
@@ -700,11 +731,6 @@ export class GitConfigStore implements ConfigStore {
     }
     this.indexGeneration += 1
     this.indexedSeq = record.seq
-    this.indexedHead = record.commit
-    if (this.watchers.size > 0) {
-      const events: WatchEvent[] = entries.map((e) => ({ key: e.key, op: e.meta.op, value: e.value, commit: record.commit, version: e.meta.version }))
-      for (const w of [...this.watchers]) w.offer(record.seq, events)
-    }
   }
 
   /** Before fast-import restarts on a main that moved without us (a commit whose answer was lost). */
@@ -715,8 +741,8 @@ export class GitConfigStore implements ConfigStore {
     this.cache.clear()
     this.indexGeneration += 1
     this.seq = caught.seq
+    this.durableHead = actualHead
     this.indexedSeq = caught.seq
-    this.indexedHead = actualHead
     if (caught.maxVersion !== null) {
       this.hlc.restore(caught.maxVersion)
       this.maxVersion = caught.maxVersion

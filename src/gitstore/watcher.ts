@@ -10,6 +10,8 @@ export interface WatcherInit {
   readonly replay: (() => Promise<WatchEvent[] | null>) | null
   /** The commit a consumer would resume from if nothing has been delivered yet (since, or the head at start). */
   readonly startCommit: string | null
+  /** Settles once the `since` cursor has been looked up (rejecting as the first next() will); absent: nothing to check. */
+  readonly cursorChecked?: Promise<unknown>
   readonly queueEventsMax: number
   readonly onEnd: () => void
   readonly signal?: AbortSignal
@@ -37,7 +39,15 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
 
   [Symbol.asyncIterator] (): AsyncIterableIterator<WatchEvent> { return this }
 
-  /** The events of one newly indexed commit (change-log position `seq`), in order. */
+  /**
+   * Resolves once the watch's `since` cursor is known to name a commit of main (at once without a cursor), and
+   * rejects with the error the first next() will throw otherwise (UNKNOWN_COMMIT, INVALID_ARGUMENT).
+   */
+  async cursorChecked (): Promise<void> {
+    await this.init.cursorChecked
+  }
+
+  /** The events of one newly durable commit (change-log position `seq`), in order. */
   offer (seq: number, events: readonly WatchEvent[]): void {
     if (this.ended || seq <= this.coveredThroughSeq) return
     for (const e of events) {
@@ -52,7 +62,10 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     this.signalWake()
   }
 
-  /** Called by the replay once it knows where `since` is: live commits up to `seq` must not be delivered. */
+  /**
+   * Live commits up to `seq` must not be delivered: called at registration (positions the replay covers or that are
+   * in the past) and by the replay once it knows where `since` is.
+   */
   coverThrough (seq: number): void {
     this.coveredThroughSeq = Math.max(this.coveredThroughSeq, seq)
   }

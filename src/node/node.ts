@@ -18,7 +18,7 @@ import { buildApi } from '../api/server.js'
 import { NodeMetrics } from './metrics.js'
 import { parseNodeOptions, type NodeOptions } from './options.js'
 import { openStore as defaultOpenStore } from './open-store.js'
-import { onStoreCommit, storeHead, storeNodeId, type StoreOpener } from './store-port.js'
+import { onStoreCommit, storeHead, storeNodeId, watchCursorCheck, type StoreOpener } from './store-port.js'
 import { packageVersion } from './package-version.js'
 import { startReplication, type ReplicationRuntime, type ReplicationStatus } from './replication.js'
 
@@ -55,6 +55,8 @@ export interface WatchHandle {
   readonly signal: AbortSignal
   /** The commit the watch resumes after (given, or the head when it started), null on an empty repository. */
   readonly since: string | null
+  /** True when `since` has been checked already (an unknown one made openWatch reject), false when unknown. */
+  readonly cursorChecked: boolean
   close (): void
 }
 
@@ -256,20 +258,26 @@ export class GitConfigNode {
     this.watches.add(controller)
     this.metrics.watchers.set(this.watches.size)
     let closed = false
-    return {
-      events,
-      signal: controller.signal,
-      since: cursor,
-      close: () => {
-        if (closed) return
-        closed = true
-        controller.abort()
-        this.watches.delete(controller)
-        this.metrics.watchers.set(this.watches.size)
-        // Ends the store's generator even when it is not waiting on the signal; a pending next() settles on its own.
-        events.return?.().catch(() => {})
+    const close = (): void => {
+      if (closed) return
+      closed = true
+      controller.abort()
+      this.watches.delete(controller)
+      this.metrics.watchers.set(this.watches.size)
+      // Ends the store's generator even when it is not waiting on the signal; a pending next() settles on its own.
+      events.return?.().catch(() => {})
+    }
+    // An unknown cursor fails here, so routes answer with an HTTP error before they start a stream.
+    const check = watchCursorCheck(events)
+    if (check !== null) {
+      try {
+        await check
+      } catch (err) {
+        close()
+        throw err
       }
     }
+    return { events, signal: controller.signal, since: cursor, cursorChecked: check !== null, close }
   }
 
   /**

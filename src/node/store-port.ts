@@ -52,3 +52,12 @@ export function onStoreCommit (store: ConfigStore, listener: (notice: CommitNoti
     listener({ commit: p.commit, changes: Array.isArray(p.changes) ? p.changes.length : 1 })
   })
 }
+
+/**
+ * The watch's cursor check (GitConfigStore's watcher has `cursorChecked()`): resolves once its `since` is known to
+ * be valid, rejects with the error its first next() would throw. Null when the iterator offers no such check.
+ */
+export function watchCursorCheck (events: AsyncIterator<unknown>): Promise<void> | null {
+  const check = (events as { cursorChecked?: unknown }).cursorChecked
+  return typeof check === 'function' ? (check as () => Promise<void>).call(events) : null
+}

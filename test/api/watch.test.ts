@@ -169,6 +169,21 @@ test('SSE: an unknown cursor is an HTTP 404 before the stream starts', async () 
   assert.equal((await res.json() as { error: string }).error, 'UNKNOWN_COMMIT')
 })
 
+test('openWatch checks the cursor before it hands out a watch: an unknown one rejects and leaves no watcher open', async () => {
+  const w = await write('/cursor/k', '1')
+  const watchersBefore = f.node.watcherCount
+  await assert.rejects(f.node.openWatch('/cursor/k', { recursive: false, since: 'c'.repeat(40) }),
+    (err: unknown) => (err as { code?: string }).code === 'UNKNOWN_COMMIT')
+  assert.equal(f.node.watcherCount, watchersBefore)
+  const handle = await f.node.openWatch('/cursor/k', { recursive: false, since: w.commit })
+  assert.equal(handle.cursorChecked, true)
+  const next = handle.events.next()
+  const w2 = await write('/cursor/k', '2')
+  assert.equal((await next).value?.commit, w2.commit)
+  handle.close()
+  assert.equal(f.node.watcherCount, watchersBefore)
+})
+
 test('client watch: the async iterator resumes by itself across dropped connections', async () => {
   const client = new GitConfigClient(proxy.url)
   const connectionsBefore = proxy.connections

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { GitConfigError } from '../../src/index.js'
+import { GitConfigError, type WatchEvent } from '../../src/index.js'
 import { watchQueueEventsMax } from '../../src/limits.js'
 import { openTempStore, take, text } from './helpers.js'
 
@@ -92,4 +92,41 @@ test('a watcher that falls too far behind is ended with WATCH_OVERFLOW naming th
     }
   }, (err: unknown) => err instanceof GitConfigError && err.code === 'WATCH_OVERFLOW' && /since=/.test(err.message))
   assert.ok(delivered <= watchQueueEventsMax)
+})
+
+test('a watcher holds a commit\'s events by the time the write is acknowledged, without waiting for the index', async (t) => {
+  const { store } = await openTempStore(t)
+  const it = store.watch('/live', { recursive: true })[Symbol.asyncIterator]()
+  const notYet = (): Promise<'not yet'> => new Promise((resolve) => setImmediate(() => { resolve('not yet') }))
+  for (let i = 0; i < 5; i++) {
+    const next = it.next()
+    const { commit } = await store.set(`/live/k${i}`, String(i))
+    // The index write of this commit is still in flight here; the event must not depend on it.
+    const first = await Promise.race([next, notYet()])
+    assert.notEqual(first, 'not yet', `event of write ${i} delivered with its acknowledgement`)
+    if (first === 'not yet') return
+    assert.equal(first.value?.commit, commit)
+    assert.equal(text(first.value?.value), String(i))
+  }
+  await it.return?.()
+})
+
+test('a watch opened while commits are still being indexed replays and goes live without a gap or a repeat', async (t) => {
+  const { store } = await openTempStore(t)
+  const { commit: start } = await store.set('/g/k', '0')
+  const writes: Array<Promise<unknown>> = []
+  // Open watches right after acknowledgements, before the index writes of those commits can have finished.
+  const watches: Array<AsyncIterator<WatchEvent>> = []
+  for (let i = 1; i <= 30; i++) {
+    writes.push(store.set('/g/k', String(i)).then(() => { watches.push(store.watch('/g/k', { since: start })[Symbol.asyncIterator]()) }))
+    if (i % 3 === 0) await Promise.all(writes.splice(0))
+  }
+  await Promise.all(writes)
+  await store.set('/g/k', 'end')
+  for (const w of watches) {
+    const values: string[] = []
+    while (values.at(-1) !== 'end') values.push(text((await w.next()).value?.value) ?? '')
+    assert.deepEqual(values, [...Array.from({ length: 30 }, (_, i) => String(i + 1)), 'end'])
+    await w.return?.()
+  }
 })
