@@ -2,7 +2,7 @@
 // details needed to see where the time goes: each node's `merged a peer head` debug lines (fetch and merge
 // durations), the peak RSS per node, and optionally every git process the nodes start (--count-git).
 //
-// Run: node --import tsx bench/replication-heal.ts [--keys 10000] [--runs 3] [--fixture DIR] [--count-git]
+// Run: node --import tsx bench/replication-heal.ts [--keys 10000] [--runs 3] [--fixture DIR] [--count-git] [--flat]
 // The first run with a new --fixture folder builds the starting state there (nodes 1 and 2 connected and holding
 // `keys` keys under /side-a, node 3 alone holding `keys` keys under /side-b) and keeps it; later runs copy it.
 // Each run starts nodes 1 and 2, waits until they are connected, starts node 3 with node 1 as its bootstrap peer,
@@ -14,12 +14,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
+import { spreadKeySuffix } from './store-load.js'
 
 function arg (name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? process.argv[i + 1] : undefined
 }
 const keys = Number(arg('keys') ?? 10_000)
+/** --flat: the keys in one directory instead of 100 (use a separate --fixture for each shape). */
+const flatKeys = process.argv.includes('--flat')
 const runs = Number(arg('runs') ?? 3)
 const countGit = process.argv.includes('--count-git')
 const writeConcurrencyMax = 64
@@ -59,7 +62,7 @@ async function writeMany (url: string, prefix: string, count: number): Promise<v
   await Promise.all(Array.from({ length: writeConcurrencyMax }, async () => {
     while (next < count) {
       const i = next++
-      await post(url, `${prefix}/k${i}`, `v${i}`)
+      await post(url, `${prefix}/${flatKeys ? `k${i}` : spreadKeySuffix(i)}`, `v${i}`)
     }
   }))
 }
