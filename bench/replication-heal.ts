@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
-import { spreadKeySuffix } from './store-load.js'
+import { writeMany } from './replication-load.js'
 
 function arg (name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`)
@@ -49,22 +49,6 @@ async function start (repo: string, extra: string[], level = 'warn'): Promise<St
   live.push(proc)
   const multiaddr = /gitconfig p2p listening on (\S+)/.exec(proc.output().stderr)?.[1] ?? ''
   return { proc, url: proc.url, multiaddr, repo }
-}
-
-async function post (url: string, key: string, value: string): Promise<void> {
-  const res = await fetch(`${url}/keys${key}`, { method: 'POST', body: value })
-  await res.arrayBuffer()
-  if (res.status !== 200) throw new Error(`POST ${key}: ${res.status}`)
-}
-
-async function writeMany (url: string, prefix: string, count: number): Promise<void> {
-  let next = 0
-  await Promise.all(Array.from({ length: writeConcurrencyMax }, async () => {
-    while (next < count) {
-      const i = next++
-      await post(url, `${prefix}/${flatKeys ? `k${i}` : spreadKeySuffix(i)}`, `v${i}`)
-    }
-  }))
 }
 
 function tree (repo: string): string {
@@ -114,7 +98,7 @@ async function buildFixture (): Promise<void> {
   const n2 = await start(join(fixture, 'dc2'), ['--bootstrap', n1.multiaddr])
   const n3 = await start(join(fixture, 'dc3'), [])
   await until('nodes 1 and 2 connected', async () => (await connectedPeers(n1.url)) === 1)
-  await Promise.all([writeMany(n1.url, '/side-a', keys), writeMany(n3.url, '/side-b', keys)])
+  await Promise.all([writeMany(n1.url, '/side-a', keys, { concurrency: writeConcurrencyMax, flat: flatKeys }), writeMany(n3.url, '/side-b', keys, { concurrency: writeConcurrencyMax, flat: flatKeys })])
   await until('node 2 caught up with node 1', () => tree(n1.repo) === tree(n2.repo))
   await stopAllNodes()
   await writeFile(join(fixture, 'ready'), String(keys))

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { GitConfigClient } from '../src/client/client.js'
 import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
-import { spreadKeySuffix } from './store-load.js'
+import { post, writeMany } from './replication-load.js'
 
 function arg (name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -56,23 +56,6 @@ const rssSampler = setInterval(() => {
 function percentile (values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
-}
-
-async function post (url: string, key: string, value: string): Promise<void> {
-  const res = await fetch(`${url}/keys${key}`, { method: 'POST', body: value })
-  await res.arrayBuffer()
-  if (res.status !== 200) throw new Error(`POST ${key}: ${res.status}`)
-}
-
-/** Writes `count` keys with at most writeConcurrencyMax requests in flight. */
-async function writeMany (url: string, prefix: string, count: number): Promise<void> {
-  let next = 0
-  await Promise.all(Array.from({ length: writeConcurrencyMax }, async () => {
-    while (next < count) {
-      const i = next++
-      await post(url, `${prefix}/${flatKeys ? `k${i}` : spreadKeySuffix(i)}`, `v${i}`)
-    }
-  }))
 }
 
 function tree (n: BenchNode): string {
@@ -165,7 +148,7 @@ try {
   const isolated = await start('dc3', [])
   nodes[2] = isolated
   const writeStart = performance.now()
-  await Promise.all([writeMany(n1.url, '/side-a', partitionKeys), writeMany(isolated.url, '/side-b', partitionKeys)])
+  await Promise.all([writeMany(n1.url, '/side-a', partitionKeys, { concurrency: writeConcurrencyMax, flat: flatKeys }), writeMany(isolated.url, '/side-b', partitionKeys, { concurrency: writeConcurrencyMax, flat: flatKeys })])
   const writeSeconds = (performance.now() - writeStart) / 1000
   await isolated.proc.stop()
   const healed = await start('dc3', ['--bootstrap', n1.multiaddr])
