@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigError, GitConfigStore } from '../../src/index.js'
-import { git, onCleanup, tempDir, text } from './helpers.js'
-import { chunksOf, collect, openReplica, pull, type Replica } from './replication-helpers.js'
+import { git, onCleanup, text } from './helpers.js'
+import { chunksOf, collect, craft, inline, openReplica, pull, type Replica } from './replication-helpers.js'
 
 /** Two stores in sync on two keys; `b` receives the bad input. */
 async function pair (t: TestContext): Promise<{ a: Replica, b: Replica }> {
@@ -44,23 +44,6 @@ async function assertRefused (r: Replica, op: () => Promise<unknown>, code: stri
   assert.equal(r.store.head, w.commit)
 }
 
-/**
- * A commit built on `base` in a bare copy of `source` with raw fast-import file edits (anything, valid or not), and
- * the pack that carries it to a repository holding `base`.
- */
-async function craft (t: TestContext, source: string, base: string, edits: string): Promise<{ commit: string, pack: Buffer }> {
-  const evil = join(await tempDir(t), 'evil.git')
-  git(source, 'clone', '--quiet', '--bare', source, evil)
-  const stream = `commit refs/heads/evil\nmark :1\ncommitter evil <evil@example.com> 1800000000 +0000\ndata 5\nevil\nfrom ${base}\n${edits}\nget-mark :1\n`
-  const r = spawnSync('git', ['--git-dir', evil, 'fast-import', '--quiet'], { input: stream })
-  if (r.status !== 0) throw new Error(r.stderr.toString())
-  const commit = r.stdout.toString().trim()
-  const p = spawnSync('git', ['--git-dir', evil, 'pack-objects', '--revs', '--thin', '--stdout', '--quiet'], { input: `${commit}\n^${base}\n` })
-  if (p.status !== 0) throw new Error(p.stderr.toString())
-  return { commit, pack: p.stdout }
-}
-
-const inline = (path: string, data: string): string => `M 100644 inline ${path}\ndata ${Buffer.byteLength(data)}\n${data}\n`
 const meta = (op: string, version: string): string => JSON.stringify({ op, version, expiresAtMs: null, author: 'x', raftIndex: null }) + '\n'
 
 test('createPack refuses unknown wants; ingestPack refuses corrupt, truncated, oversized and incomplete packs', async (t) => {

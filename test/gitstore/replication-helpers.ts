@@ -1,9 +1,11 @@
 // Plumbing for the replication tests: several stores in temp dirs exchanging packs in-process, the way the node
 // does over the network (createPack -> ingestPack -> mergeFrom).
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { GitConfigStore } from '../../src/index.js'
 import type { MergeResult } from '../../src/gitstore/store.js'
-import { FakeClock, git, openTempStore } from './helpers.js'
+import { FakeClock, git, openTempStore, tempDir } from './helpers.js'
 
 export interface Replica {
   readonly store: GitConfigStore
@@ -46,3 +48,21 @@ export async function snapshot (store: GitConfigStore): Promise<Array<[string, s
   const entries = await store.list('/', { recursive: true, values: true })
   return entries.map((e) => [e.key, new TextDecoder().decode(e.value)])
 }
+
+/**
+ * A commit built on `base` in a bare copy of `source` with raw fast-import file edits (anything, valid or not), and
+ * the pack that carries it to a repository holding `base`.
+ */
+export async function craft (t: TestContext, source: string, base: string, edits: string): Promise<{ commit: string, pack: Buffer }> {
+  const evil = join(await tempDir(t), 'evil.git')
+  git(source, 'clone', '--quiet', '--bare', source, evil)
+  const stream = `commit refs/heads/evil\nmark :1\ncommitter evil <evil@example.com> 1800000000 +0000\ndata 5\nevil\nfrom ${base}\n${edits}\nget-mark :1\n`
+  const r = spawnSync('git', ['--git-dir', evil, 'fast-import', '--quiet'], { input: stream })
+  if (r.status !== 0) throw new Error(r.stderr.toString())
+  const commit = r.stdout.toString().trim()
+  const p = spawnSync('git', ['--git-dir', evil, 'pack-objects', '--revs', '--thin', '--stdout', '--quiet'], { input: `${commit}\n^${base}\n` })
+  if (p.status !== 0) throw new Error(p.stderr.toString())
+  return { commit, pack: p.stdout }
+}
+
+export const inline = (path: string, data: string): string => `M 100644 inline ${path}\ndata ${Buffer.byteLength(data)}\n${data}\n`

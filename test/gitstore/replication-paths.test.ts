@@ -15,7 +15,7 @@ import { mergeCommitMeta } from '../../src/gitstore/merge.js'
 import { mergeEdits, planMerge } from '../../src/gitstore/merge-plan.js'
 import { indexWriteChangesPerBatch, mergeFileEditsMax } from '../../src/limits.js'
 import { git, onCleanup, tempDir } from './helpers.js'
-import { chunksOf, openReplica, pull, snapshot, treeOf, type Replica } from './replication-helpers.js'
+import { chunksOf, craft, inline, openReplica, pull, snapshot, treeOf, type Replica } from './replication-helpers.js'
 
 const limits = { keyBytesMax: 1024, valueBytesMax: 1024 * 1024 }
 
@@ -96,20 +96,6 @@ test('a large merge of whole subtrees is the same commit as per-file edits throu
   assert.deepEqual(await answers(reopened), before)
 })
 
-/** A commit on `base` in a bare copy of `source` made with raw fast-import edits, and its thin pack. */
-async function craft (t: TestContext, source: string, base: string, edits: string): Promise<{ commit: string, pack: Buffer }> {
-  const evil = join(await tempDir(t), 'evil.git')
-  git(source, 'clone', '--quiet', '--bare', source, evil)
-  const stream = `commit refs/heads/evil\nmark :1\ncommitter evil <evil@example.com> 1800000000 +0000\ndata 5\nevil\nfrom ${base}\n${edits}\nget-mark :1\n`
-  const r = spawnSync('git', ['--git-dir', evil, 'fast-import', '--quiet'], { input: stream })
-  if (r.status !== 0) throw new Error(r.stderr.toString())
-  const commit = r.stdout.toString().trim()
-  const p = spawnSync('git', ['--git-dir', evil, 'pack-objects', '--revs', '--thin', '--stdout', '--quiet'], { input: `${commit}\n^${base}\n` })
-  if (p.status !== 0) throw new Error(p.stderr.toString())
-  return { commit, pack: p.stdout }
-}
-
-const inline = (path: string, data: string): string => `M 100644 inline ${path}\ndata ${Buffer.byteLength(data)}\n${data}\n`
 const meta = (i: number): string => JSON.stringify({ op: 'set', version: `1800000000${String(i).padStart(3, '0')}.0@node-evil`, expiresAtMs: null, author: 'x', raftIndex: null }) + '\n'
 
 test('a new directory with many keys, listed in one go, is validated like any other foreign tree', async (t) => {
