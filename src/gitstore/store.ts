@@ -14,13 +14,14 @@ import { join, resolve } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import {
   currentCacheBytesMax, currentCacheEntriesMax, expiryCheckIntervalMs, expiryPassKeysMax, historyLimitMax,
-  ingestPackBytesMaxDefault, maintenanceIntervalMs, packWantCommitsMax, ttlMsMax, watchQueueEventsMax, watchReplayPageEntriesMax
+  ingestPackBytesMaxDefault, maintenanceIntervalMs, packWantCommitsMax, watchQueueEventsMax, watchReplayPageEntriesMax
 } from '../limits.js'
 import type {
   AuditEntry, AuditOptions, AuditPage, CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
   ValueInput, Version, WatchEvent, WatchOptions, WriteOptions, WriteResult
 } from '../types.js'
 import { auditPage, resolveAuditQuery } from './audit.js'
+import { checkAuthor, checkFullCommitId, checkOptionsObject, checkTtl, toValueBytes } from './input-checks.js'
 import { CatFile } from './cat-file.js'
 import { CurrentCache } from './current-cache.js'
 import { decodeMeta, type KeyMeta, type TreeEntry } from './entry.js'
@@ -77,49 +78,9 @@ interface KeyState {
 
 /** Index folders (real paths) of the stores open in this process: see open(). */
 const openInThisProcess = new Set<string>()
-const textEncoder = new TextEncoder()
 const commitIdPattern = /^[0-9a-fA-F]{4,64}$/
 /** Open repositories with more loose packs than this get a maintenance round at open. */
 const packsBeforeMaintenanceAtOpen = 50
-
-function toValueBytes (value: unknown, valueBytesMax: number): Uint8Array {
-  let bytes: Uint8Array
-  if (typeof value === 'string') bytes = textEncoder.encode(value)
-  else if (value instanceof Uint8Array) bytes = new Uint8Array(value)
-  else throw new GitConfigError('INVALID_ARGUMENT', 'a value must be a string or a Uint8Array')
-  if (bytes.length > valueBytesMax) {
-    throw new GitConfigError('VALUE_TOO_LARGE', `the value is ${bytes.length} bytes; the limit is ${valueBytesMax}`,
-      { limitBytes: valueBytesMax, sizeBytes: bytes.length })
-  }
-  return bytes
-}
-
-function checkOptionsObject (opts: unknown, what: string): Record<string, unknown> {
-  if (opts === undefined || opts === null) return {}
-  if (typeof opts !== 'object') throw new GitConfigError('INVALID_ARGUMENT', `${what} options must be an object`)
-  return opts as Record<string, unknown>
-}
-
-function checkFullCommitId (commit: unknown): string {
-  if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit)) {
-    throw new GitConfigError('INVALID_ARGUMENT', `a full commit id (40 lowercase hex digits) is needed, got ${JSON.stringify(commit)}`)
-  }
-  return commit
-}
-
-function checkTtl (ttlMs: unknown): number | null {
-  if (ttlMs === undefined || ttlMs === null) return null
-  if (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1 || ttlMs > ttlMsMax) {
-    throw new GitConfigError('INVALID_ARGUMENT', `ttlMs must be a whole number of milliseconds from 1 to ${ttlMsMax}`, { ttlMs: String(ttlMs) })
-  }
-  return ttlMs
-}
-
-function checkAuthor (author: unknown): string | null {
-  if (author === undefined || author === null) return null
-  if (typeof author !== 'string') throw new GitConfigError('INVALID_ARGUMENT', 'author must be a string')
-  return author === '' ? null : author
-}
 
 /**
  * Resolves in the event loop's next check phase, after the microtasks now queued have run: a durable commit's
