@@ -56,8 +56,12 @@ function isLiteralByte (byte: number, first: boolean): boolean {
     byte === 0x5f || byte === 0x2d || (byte === 0x2e && !first)
 }
 
+/** A segment made only of bytes that stay literal: encodeSegment returns it unchanged (the common case, kept fast). */
+const literalSegmentPattern = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/
+
 /** Encodes one key segment: `A-Z a-z 0-9 _ -` and non-leading `.` stay, every other UTF-8 byte becomes `%XX`. */
 export function encodeSegment (segment: string): string {
+  if (literalSegmentPattern.test(segment)) return segment
   let out = ''
   const bytes = textEncoder.encode(segment)
   for (let i = 0; i < bytes.length; i++) {
