@@ -12,9 +12,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
-import { writeMany } from './replication-load.js'
+import { connectedPeers, mainTree, until, writeMany } from './replication-load.js'
 
 function arg (name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`)
@@ -51,23 +50,6 @@ async function start (repo: string, extra: string[], level = 'warn'): Promise<St
   return { proc, url: proc.url, multiaddr, repo }
 }
 
-function tree (repo: string): string {
-  return execFileSync('git', ['-C', repo, 'rev-parse', 'main^{tree}'], { encoding: 'utf8' }).trim()
-}
-
-async function until (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 300_000, stepMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-    await delay(stepMs)
-  }
-}
-
-async function connectedPeers (url: string): Promise<number> {
-  const status = await (await fetch(`${url}/status`)).json() as { p2p: { peers: Array<{ connected: boolean }> } }
-  return status.p2p.peers.filter(p => p.connected).length
-}
-
 function rssMb (proc: NodeProcess): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid ?? 0}/status`, 'utf8'))
@@ -99,7 +81,7 @@ async function buildFixture (): Promise<void> {
   const n3 = await start(join(fixture, 'dc3'), [])
   await until('nodes 1 and 2 connected', async () => (await connectedPeers(n1.url)) === 1)
   await Promise.all([writeMany(n1.url, '/side-a', keys, { concurrency: writeConcurrencyMax, flat: flatKeys }), writeMany(n3.url, '/side-b', keys, { concurrency: writeConcurrencyMax, flat: flatKeys })])
-  await until('node 2 caught up with node 1', () => tree(n1.repo) === tree(n2.repo))
+  await until('node 2 caught up with node 1', () => mainTree(n1.repo) === mainTree(n2.repo))
   await stopAllNodes()
   await writeFile(join(fixture, 'ready'), String(keys))
 }
@@ -138,7 +120,7 @@ try {
     const procs = [n1.proc, n2.proc, n3.proc]
     cpuBefore.push(cpuSeconds(n3.proc))
     const sampler = setInterval(() => { procs.forEach((p, i) => { peak[i] = Math.max(peak[i], rssMb(p)) }) }, 100)
-    await until('convergence', () => { const t = [n1, n2, n3].map(n => tree(n.repo)); return t.every(x => x === t[0]) })
+    await until('convergence', () => { const t = [n1, n2, n3].map(n => mainTree(n.repo)); return t.every(x => x === t[0]) })
     const convergeMs = performance.now() - healedAt
     const cpu = procs.map((p, i) => cpuSeconds(p) - cpuBefore[i])
     clearInterval(sampler)

@@ -3,7 +3,6 @@
 // the write rate on node 1 that node 3 keeps up with, convergence time after healing a partition with N keys
 // written on each side, and RSS per node. Prints a table; asserts nothing.
 // Run: node --import tsx bench/replication.ts [--keys 10000] [--samples 200] [--flat]
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,7 +10,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { GitConfigClient } from '../src/client/client.js'
 import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
-import { post, writeMany } from './replication-load.js'
+import { connectedPeers, mainTree, post, until, writeMany } from './replication-load.js'
 
 function arg (name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -58,23 +57,6 @@ function percentile (values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 }
 
-function tree (n: BenchNode): string {
-  return execFileSync('git', ['-C', n.repo, 'rev-parse', 'main^{tree}'], { encoding: 'utf8' }).trim()
-}
-
-async function until (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 120_000, stepMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-    await delay(stepMs)
-  }
-}
-
-async function connectedPeers (n: BenchNode): Promise<number> {
-  const status = await (await fetch(`${n.url}/status`)).json() as { p2p: { peers: Array<{ connected: boolean }> } }
-  return status.p2p.peers.filter(p => p.connected).length
-}
-
 /** Arrival times on node 3 of keys below `prefix`, from one SSE watch. */
 function watchArrivals (url: string, prefix: string, signal: AbortSignal): Map<string, number> {
   const arrivals = new Map<string, number>()
@@ -94,7 +76,7 @@ try {
   nodes.push(n1)
   nodes.push(...await Promise.all([start('dc2', ['--bootstrap', n1.multiaddr]), start('dc3', ['--bootstrap', n1.multiaddr])]))
   const n3 = nodes[2]
-  await until('full mesh', async () => (await connectedPeers(n1)) === 2 && (await connectedPeers(n3)) === 2)
+  await until('full mesh', async () => (await connectedPeers(n1.url)) === 2 && (await connectedPeers(n3.url)) === 2, 120_000)
   const rssReadyMb = nodes.map(rssMb)
 
   // 1. Propagation: one write at a time on node 1, seen by a watch on node 3.
@@ -154,7 +136,7 @@ try {
   const healed = await start('dc3', ['--bootstrap', n1.multiaddr])
   nodes[2] = healed
   const healedAt = performance.now()
-  await until('convergence after the partition', () => { const t = nodes.map(tree); return t.every(x => x === t[0]) }, 300_000, 20)
+  await until('convergence after the partition', () => { const t = nodes.map(n => mainTree(n.repo)); return t.every(x => x === t[0]) }, 300_000, 20)
   const convergeMs = performance.now() - healedAt
   rows.push([`partition heal, ${partitionKeys} divergent keys on each side (${flatKeys ? 'one flat directory' : 'spread over 100 directories'})`, `${(convergeMs / 1000).toFixed(2)} s from node 3's restart to equal trees (writes took ${writeSeconds.toFixed(1)} s)`, '<= 5 s'])
   rows.push(['RSS per node at ready', rssReadyMb.map(v => `${v.toFixed(0)} MB`).join(', '), '<= 200 MB'])
