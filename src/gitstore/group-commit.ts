@@ -90,11 +90,6 @@ export class GroupCommitter {
   private running = false
   private fastImport: FastImport | null = null
   private head: string | null
-  /**
-   * Whether `head` is known to be main's tip without asking git: true after a clean stop of our own fast-import
-   * (the writer lock rules out other writers), false after a failure, when a dying fast-import may have moved main.
-   */
-  private headVerified = false
   private commitsSinceMaintenance = 0
   private idleWaiters: Array<() => void> = []
 
@@ -199,7 +194,6 @@ export class GroupCommitter {
         // The state of fast-import's branch is unknown now: start a fresh one (from the real tip) for the next write.
         this.fastImport?.kill()
         this.fastImport = null
-        this.headVerified = false
         throw err
       }
     }
@@ -251,26 +245,23 @@ export class GroupCommitter {
     this.queuedChanges = 0
     this.fastImport?.kill()
     this.fastImport = null
-    this.headVerified = false
     this.hooks.onFailed(failure)
     for (const g of failed) g.reject(failure)
   }
 
   private async ensureFastImport (): Promise<FastImport> {
     if (this.fastImport !== null && this.fastImport.alive) return this.fastImport
-    if (!this.headVerified || this.fastImport !== null) { // null: never started, or stopped for maintenance
-      const actual = await readHead(this.gitDir)
-      if (actual !== this.head) {
-        await this.hooks.onRestart(actual)
-        this.head = actual
-      }
+    // Started lazily only at open and after a failure, when main may hold commits we never saw acknowledged.
+    const actual = await readHead(this.gitDir)
+    if (actual !== this.head) {
+      await this.hooks.onRestart(actual)
+      this.head = actual
     }
     return this.startFastImport()
   }
 
   private startFastImport (): FastImport {
     this.fastImport = new FastImport(this.gitDir, this.head, () => { /* failures surface through commit() */ })
-    this.headVerified = true
     return this.fastImport
   }
 
@@ -305,9 +296,9 @@ export class GroupCommitter {
       await fi.close()
       this.hooks.onMaintenanceWindow()
       // Start the next fast-import now rather than on the next write, which would otherwise wait for the process
-      // start (and for CPU next to the repack). The packs the new process writes are kept (.keep) and skipped by
-      // the repack; those of the closed one are released.
-      if (this.headVerified) this.startFastImport()
+      // start and a rev-parse: main is the commit just acknowledged, and the writer lock rules out other writers.
+      // The packs the new process writes are kept (.keep) and skipped by the repack; the closed one's are released.
+      this.startFastImport()
     }
   }
 }
