@@ -5,6 +5,7 @@
 import { GitConfigError } from '../errors.js'
 import { auditLimitMax } from '../limits.js'
 import type { AuditEntry, AuditOptions, AuditPage } from '../types.js'
+import { opRank } from './entry.js'
 import { compareVersions } from './hlc.js'
 
 /** The resolved filters of one audit request. */
@@ -31,7 +32,7 @@ function parseTime (text: unknown, name: string): number | null {
 
 /** Cursor: the last entry of a page, as base64url JSON of the fields that order entries. */
 export function encodeAuditCursor (e: AuditEntry): string {
-  return Buffer.from(JSON.stringify([e.date, e.version.wallMs, e.version.counter, e.version.node, e.op === 'expire' ? 1 : 0, e.key])).toString('base64url')
+  return Buffer.from(JSON.stringify([e.date, e.version.wallMs, e.version.counter, e.version.node, opRank(e.op), e.key])).toString('base64url')
 }
 
 function decodeAuditCursor (text: unknown): AuditEntry | null {
@@ -65,8 +66,8 @@ export function compareAuditEntries (a: AuditEntry, b: AuditEntry): number {
   if (a.date !== b.date) return a.date < b.date ? -1 : 1
   const byVersion = compareVersions(a.version, b.version)
   if (byVersion !== 0) return byVersion
-  const rank = (e: AuditEntry): number => (e.op === 'expire' ? 1 : 0)
-  if (rank(a) !== rank(b)) return rank(a) - rank(b)
+  const byRank = opRank(a.op) - opRank(b.op)
+  if (byRank !== 0) return byRank
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0
 }
 

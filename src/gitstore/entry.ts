@@ -51,6 +51,11 @@ export function isTombstone (entry: TreeEntry): boolean {
   return entry.valueOid === null
 }
 
+/** Among changes with equal versions, an expiry ranks just above the write it expires (decision 0501). */
+export function opRank (op: Operation): number {
+  return op === 'expire' ? 1 : 0
+}
+
 /**
  * Total order used by the merge: the higher version wins. An expiry tombstone carries the version of the write it
  * expires (so every node derives the identical tombstone) and ranks just above that write; any later write, a
@@ -59,6 +64,5 @@ export function isTombstone (entry: TreeEntry): boolean {
 export function compareEntries (a: TreeEntry, b: TreeEntry): number {
   const byVersion = compareVersions(a.meta.version, b.meta.version)
   if (byVersion !== 0) return byVersion
-  const rank = (e: TreeEntry): number => (e.meta.op === 'expire' ? 1 : 0)
-  return rank(a) - rank(b)
+  return opRank(a.meta.op) - opRank(b.meta.op)
 }

@@ -3,7 +3,7 @@
 import { Level } from 'level'
 import { GitConfigError } from '../errors.js'
 import type { KeyMeta } from './entry.js'
-import { decodeMeta, encodeMeta } from './entry.js'
+import { decodeMeta, encodeMeta, opRank } from './entry.js'
 import { formatVersion, parseVersion } from './hlc.js'
 import type { HistoryEntry, Operation, Version } from '../types.js'
 import type { HistoryRow } from './foreign-history.js'
@@ -95,7 +95,7 @@ const textOf = (bytes: Uint8Array): string => textDecoder.decode(bytes)
  * merges arrived in, and a change recorded twice (its own commit, then again via a merge) is one row.
  */
 function historyKey (key: string, op: Operation, version: Version): string {
-  return `${P.hist}${key}\u0000${versionKey(version)}\u0000${op === 'expire' ? 1 : 0}`
+  return `${P.hist}${key}\u0000${versionKey(version)}\u0000${opRank(op)}`
 }
 
 function versionKey (v: Version): string {
