@@ -2,8 +2,8 @@
 // bearer token that every request but /health must carry (a load balancer's health check needs no secret). The
 // files are read once at start; a bad one stops the node with a message naming it (decision 0320).
 import { timingSafeEqual } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import type { FastifyRequest } from 'fastify'
+import { readConfigFile } from '../config-file.js'
 import { GitConfigError } from '../errors.js'
 
 export interface HttpSecurityFiles {
@@ -20,19 +20,11 @@ export interface HttpSecurity {
 /** Shortest token accepted: a guessable token would be worse than none, because it looks like protection. */
 export const authTokenBytesMin = 16
 
-async function readSecretFile (path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path)
-  } catch (err) {
-    throw new GitConfigError('INVALID_ARGUMENT', `cannot read the ${what} file ${path}: ${(err as Error).message}`)
-  }
-}
-
 export async function loadHttpSecurity (files: HttpSecurityFiles): Promise<HttpSecurity> {
   let tls: HttpSecurity['tls'] = null
   if (files.tlsCertFile !== undefined && files.tlsKeyFile !== undefined) {
-    const cert = await readSecretFile(files.tlsCertFile, 'TLS certificate')
-    const key = await readSecretFile(files.tlsKeyFile, 'TLS key')
+    const cert = await readConfigFile(files.tlsCertFile, 'TLS certificate')
+    const key = await readConfigFile(files.tlsKeyFile, 'TLS key')
     if (!cert.includes('-----BEGIN CERTIFICATE-----')) {
       throw new GitConfigError('INVALID_ARGUMENT', `${files.tlsCertFile} is not a PEM certificate`)
     }
@@ -43,7 +35,7 @@ export async function loadHttpSecurity (files: HttpSecurityFiles): Promise<HttpS
   }
   let authToken: Buffer | null = null
   if (files.authTokenFile !== undefined) {
-    const token = (await readSecretFile(files.authTokenFile, 'API token')).toString('utf8').trim()
+    const token = (await readConfigFile(files.authTokenFile, 'API token')).toString('utf8').trim()
     if (Buffer.byteLength(token) < authTokenBytesMin || !/^[\x21-\x7e]+$/.test(token)) {
       throw new GitConfigError('INVALID_ARGUMENT', `the API token in ${files.authTokenFile} must be at least ` +
         `${authTokenBytesMin} printable ASCII characters without spaces (e.g. \`openssl rand -hex 32\`)`)

@@ -1,7 +1,7 @@
 // Which store a CLI command talks to: the embedded store in --repo PATH, or a node at --http URL (or
 // $GITCONFIG_HTTP). Both are ConfigStore, so every command below this point is written once.
-import { readFile } from 'node:fs/promises'
 import { GitConfigClient } from '../client/client.js'
+import { readConfigFile } from '../config-file.js'
 import { GitConfigError } from '../errors.js'
 import { keyBytesMaxDefault, valueBytesMaxDefault } from '../limits.js'
 import type { ConfigStore } from '../types.js'
@@ -19,11 +19,7 @@ async function apiToken (flags: TargetFlags): Promise<string | undefined> {
     const fromEnv = process.env.GITCONFIG_TOKEN
     return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv
   }
-  try {
-    return (await readFile(flags.tokenFile, 'utf8')).trim()
-  } catch (err) {
-    throw new GitConfigError('INVALID_ARGUMENT', `cannot read the token file ${flags.tokenFile}: ${(err as Error).message}`)
-  }
+  return (await readConfigFile(flags.tokenFile, 'token')).toString('utf8').trim()
 }
 
 export async function openTarget (flags: TargetFlags): Promise<ConfigStore> {

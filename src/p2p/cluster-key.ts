@@ -2,8 +2,8 @@
 // it, each connection is wrapped in an XSalsa20 stream keyed by it before noise even starts, so a process without the
 // key cannot complete a handshake: it can neither announce heads, serve packs nor read anything (decision 0407).
 // The file is the usual swarm-key format: `/key/swarm/psk/1.0.0/`, `/base16/`, then 64 hex digits.
-import { readFile } from 'node:fs/promises'
 import { generateKey } from '@libp2p/pnet'
+import { readConfigFile } from '../config-file.js'
 import { GitConfigError } from '../errors.js'
 
 const clusterKeyPattern = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n([0-9a-fA-F]{64})\s*$/
@@ -19,12 +19,7 @@ export function newClusterKey (): string {
 
 /** Reads and checks a key file; returns it in the canonical form @libp2p/pnet expects. */
 export async function readClusterKey (path: string): Promise<Uint8Array> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new GitConfigError('INVALID_ARGUMENT', `cannot read the cluster key file ${path}: ${(err as Error).message}`)
-  }
+  const text = (await readConfigFile(path, 'cluster key')).toString('utf8')
   const m = clusterKeyPattern.exec(text)
   if (m === null) {
     throw new GitConfigError('INVALID_ARGUMENT', `${path} is not a cluster key: expected "/key/swarm/psk/1.0.0/", "/base16/" ` +
