@@ -9,6 +9,7 @@ import { encodeMeta } from '../src/gitstore/entry.js'
 import { commitMessage } from '../src/gitstore/commit-message.js'
 import { FastImport, type FileChange } from '../src/gitstore/fast-import.js'
 import { keyToTreeDir } from '../src/gitstore/keys.js'
+import { spreadKeySuffix } from './store-load.js'
 
 const commits = Number(process.argv[2] ?? 79)
 const perCommit = Number(process.argv[3] ?? 256)
@@ -22,7 +23,7 @@ let n = 0
 for (let c = 0; c < commits; c++) {
   const changes = Array.from({ length: perCommit }, () => {
     const i = n++
-    return { key: `/tp/app${i % 100}/k${i % 10_000}`, meta: { op: 'set' as const, version: { wallMs: 1_700_000_000_000 + i, counter: 0, node: 'bench' }, expiresAtMs: null, author: 'bench', raftIndex: null }, value: new TextEncoder().encode(`value-${i}`) }
+    return { key: `/tp/${spreadKeySuffix(i)}`, meta: { op: 'set' as const, version: { wallMs: 1_700_000_000_000 + i, counter: 0, node: 'bench' }, expiresAtMs: null, author: 'bench', raftIndex: null }, value: new TextEncoder().encode(`value-${i}`) }
   })
   const files: FileChange[] = c === 0 ? [{ path: '.gitconfig-format', data: new TextEncoder().encode('1\n') }] : []
   for (const ch of changes) {

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { encodeMeta } from '../src/gitstore/entry.js'
 import { fastImportConfigArgs, fastImportEnv, gitConfigArgs } from '../src/gitstore/git-process.js'
 import { keyToTreeDir } from '../src/gitstore/keys.js'
+import { spreadKeySuffix } from './store-load.js'
 
 type Layout = 'current' | 'keydir-one' | 'flat-one'
 const layouts: Layout[] = ['current', 'keydir-one', 'flat-one']
@@ -32,7 +33,7 @@ function stream (layout: Layout): Buffer {
     parts.push(Buffer.from(`commit refs/heads/main\nmark :${c + 1}\ncommitter gitconfig <bench@gitconfig.invalid> 1700000000 +0000\n`), ...data(Buffer.from('bench')))
     for (let k = 0; k < perCommit; k++) {
       const i = n++
-      const dir = keyToTreeDir(`/tp/app${i % 100}/k${i % 10_000}`)
+      const dir = keyToTreeDir(`/tp/${spreadKeySuffix(i)}`)
       const meta = Buffer.from(encodeMeta({ op: 'set', version: { wallMs: 1_700_000_000_000 + i, counter: 0, node: 'bench' }, expiresAtMs: null, author: 'bench', raftIndex: null }))
       const value = Buffer.from(`value-${i}`)
       if (layout === 'current') {
