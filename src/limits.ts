@@ -152,6 +152,8 @@ export const watchBatchEventsMax = 1000
 export const watchBatchGraceMs = 5
 /** Interval of SSE comment lines that keep idle streams open through proxies and reveal dead peers. */
 export const sseHeartbeatMs = 15_000
+/** Shortest API token accepted: a guessable token would be worse than none, because it looks like protection. */
+export const apiTokenBytesMin = 16
 /** Most entries in one audit page (also the default page size). */
 export const auditLimitMax = 1000
 /** `limit` of a history request that gives none (the largest is historyLimitMax). */

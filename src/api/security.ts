@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { readConfigFile } from '../config-file.js'
 import { GitConfigError } from '../errors.js'
+import { apiTokenBytesMin } from '../limits.js'
 
 export interface HttpSecurityFiles {
   readonly tlsCertFile?: string
@@ -16,9 +17,6 @@ export interface HttpSecurity {
   readonly tls: { readonly cert: Buffer, readonly key: Buffer } | null
   readonly authToken: Buffer | null
 }
-
-/** Shortest token accepted: a guessable token would be worse than none, because it looks like protection. */
-export const authTokenBytesMin = 16
 
 export async function loadHttpSecurity (files: HttpSecurityFiles): Promise<HttpSecurity> {
   let tls: HttpSecurity['tls'] = null
@@ -36,9 +34,9 @@ export async function loadHttpSecurity (files: HttpSecurityFiles): Promise<HttpS
   let authToken: Buffer | null = null
   if (files.authTokenFile !== undefined) {
     const token = (await readConfigFile(files.authTokenFile, 'API token')).toString('utf8').trim()
-    if (Buffer.byteLength(token) < authTokenBytesMin || !/^[\x21-\x7e]+$/.test(token)) {
+    if (Buffer.byteLength(token) < apiTokenBytesMin || !/^[\x21-\x7e]+$/.test(token)) {
       throw new GitConfigError('INVALID_ARGUMENT', `the API token in ${files.authTokenFile} must be at least ` +
-        `${authTokenBytesMin} printable ASCII characters without spaces (e.g. \`openssl rand -hex 32\`)`)
+        `${apiTokenBytesMin} printable ASCII characters without spaces (e.g. \`openssl rand -hex 32\`)`)
     }
     authToken = Buffer.from(token)
   }

@@ -31,7 +31,7 @@ function parseTime (text: unknown, name: string): number | null {
 }
 
 /** Cursor: the last entry of a page, as base64url JSON of the fields that order entries. */
-export function encodeAuditCursor (e: AuditEntry): string {
+function encodeAuditCursor (e: AuditEntry): string {
   return Buffer.from(JSON.stringify([e.date, e.version.wallMs, e.version.counter, e.version.node, opRank(e.op), e.key])).toString('base64url')
 }
 
@@ -62,7 +62,7 @@ export function resolveAuditQuery (opts: AuditOptions): AuditQuery {
 }
 
 /** Export order: commit date, then version (an expiry just after the write it expires), then key. */
-export function compareAuditEntries (a: AuditEntry, b: AuditEntry): number {
+function compareAuditEntries (a: AuditEntry, b: AuditEntry): number {
   if (a.date !== b.date) return a.date < b.date ? -1 : 1
   const byVersion = compareVersions(a.version, b.version)
   if (byVersion !== 0) return byVersion

@@ -99,7 +99,7 @@ function malformed (commit: string, what: string): Error {
 }
 
 /** Parses a tree object (`<mode> <name>\0<20-byte id>` repeated); null when it is not one. */
-export function parseTreeObject (data: Buffer): TreeItem[] | null {
+function parseTreeObject (data: Buffer): TreeItem[] | null {
   const items: TreeItem[] = []
   let i = 0
   while (i < data.length) {
