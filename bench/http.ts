@@ -1,8 +1,9 @@
 // HTTP benchmark (issue 3): a gitconfig node against etcd 3.4 (v3 JSON gateway, one member, fsync on) and against
 // an empty fastify handler (this machine's ceiling), all in separate processes, loaded by autocannon in yet another
 // process so the load generator does not run in a measured process. The same write loads also run against the store
-// alone, in this process, so the table shows what the HTTP path keeps of the store's own speed. Prints a table with
-// ratios and the goals. Method and findings: docs/decisions/0305-http-benchmark-method.md and 0307.
+// alone, in this process, so the table shows what the HTTP path keeps of the store's own speed, and git fast-import
+// alone on the store's stream (bench/git-alone.ts): the ceiling of any write path that commits before it replies.
+// Prints a table with ratios and the goals. Method and findings: docs/decisions/0305-http-benchmark-method.md and 0307.
 //
 //   npm run bench:http                      # 10 s per load run
 //   BENCH_SECONDS=5 npm run bench:http
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { SseParser } from '../src/client/sse.js'
 import { GitConfigStore } from '../src/index.js'
 import { setsPerSecondFor } from './store-load.js'
+import { gitAloneCommits, type GitAloneResult } from './git-alone.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
@@ -326,6 +328,18 @@ async function benchStoreAlone (dir: string): Promise<TargetResults> {
   }
 }
 
+/**
+ * git fast-import alone with the store's stream (bench/git-alone.ts): one-key commits for the sequential rows (an
+ * event cannot precede its durable commit, so they bound the watch rows too) and 64-key commits for the 64-writer
+ * row (64 connections with one request each in flight put at most 64 changes in a commit).
+ */
+async function benchGitAlone (): Promise<TargetResults> {
+  const one = await gitAloneCommits(1, seconds, '/bench/seq')
+  const many = await gitAloneCommits(64, seconds)
+  const asLoad = (r: GitAloneResult): LoadResult => ({ rps: r.keysPerSecond, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: 0, non2xx: 0 })
+  return { seq: asLoad(one), post: asLoad(many), postBatch: 64 }
+}
+
 async function startEmpty (): Promise<{ url: string, child: ChildProcess }> {
   const { child, match } = await startProcess(process.execPath, ['--import', 'tsx', join(root, 'bench/http-empty-server.ts')], /(http:\/\/\S+)/, 'empty fastify')
   return { url: match[1], child }
@@ -340,7 +354,7 @@ const fmt = (n: number | undefined, digits = 0): string => n === undefined ? '-'
 const ratio = (a: number | undefined, b: number | undefined): string => a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`
 
 function row (cells: string[]): string {
-  const widths = [34, 11, 12, 10, 14, 26, 14]
+  const widths = [34, 11, 12, 10, 10, 14, 30, 14]
   return cells.map((c, i) => c.padEnd(widths[i])).join(' ')
 }
 
@@ -352,6 +366,7 @@ async function main (): Promise<void> {
     const g = await benchGitconfig(dir, empty.url)
     const a = await benchStoreAlone(dir)
     const e = await benchEtcd(dir)
+    const git = await benchGitAlone()
     const x: TargetResults = { post: await benchEmptyPost(empty.url), get: g.emptyGet }
     await stop(empty.child)
     for (const [name, r] of [['gitconfig', g], ['etcd', e], ['empty fastify', x]] as const) {
@@ -361,18 +376,22 @@ async function main (): Promise<void> {
       }
     }
     console.log()
-    console.log(row(['', 'gitconfig', 'store alone', 'etcd 3.4', 'empty fastify', 'ratio', 'goal']))
-    console.log(row(['sequential POST latency p50 (ms)', fmt(g.seq?.p50Ms, 2), fmt(a.seq?.p50Ms, 2), fmt(e?.seq?.p50Ms, 2), '', ratio(g.seq?.p50Ms, e?.seq?.p50Ms) + ' of etcd', '']))
-    console.log(row(['sequential POST latency p99 (ms)', fmt(g.seq?.p99Ms, 2), fmt(a.seq?.p99Ms, 2), fmt(e?.seq?.p99Ms, 2), '', ratio(g.seq?.p99Ms, e?.seq?.p99Ms) + ' of etcd', '']))
-    console.log(row(['POST/s, 64 conns, distinct keys', fmt(g.post?.rps), fmt(a.post?.rps), fmt(e?.post?.rps), fmt(x.post?.rps), ratio(g.post?.rps, e?.post?.rps) + ' of etcd', '>= 1.5x etcd']))
-    console.log(row(['', '', '', '', '', ratio(g.post?.rps, a.post?.rps) + ' of store alone', '']))
-    console.log(row(['  keys per commit (mean)', fmt(g.postBatch, 1), fmt(a.postBatch, 1), '', '', '', '']))
-    console.log(row(['POST/s, 64 conns, one hot key', fmt(g.postSame?.rps), '', fmt(e?.postSame?.rps), '', ratio(g.postSame?.rps, e?.postSame?.rps) + ' of etcd', '']))
-    console.log(row(['GET/s, 64 connections', fmt(g.get?.rps), '', fmt(e?.get?.rps), fmt(x.get?.rps), ratio(g.get?.rps, e?.get?.rps) + ' of etcd', '>= 2.5x etcd']))
-    console.log(row(['', '', '', '', '', ratio(g.get?.rps, x.get?.rps) + ' of empty', '>= 0.7x empty']))
-    console.log(row(['watch write->event p50 (ms)', fmt(g.watch?.p50Ms, 2), '', fmt(e?.watch?.p50Ms, 2), '', ratio(g.watch?.p50Ms, e?.watch?.p50Ms) + ' of etcd', '']))
-    console.log(row(['watch write->event p99 (ms)', fmt(g.watch?.p99Ms, 2), '', fmt(e?.watch?.p99Ms, 2), '', ratio(g.watch?.p99Ms, e?.watch?.p99Ms) + ' of etcd', '<= 1.0x etcd']))
-    console.log(row(['  (those writes acked, p50 ms)', fmt(g.watch?.ackP50Ms, 2), '', fmt(e?.watch?.ackP50Ms, 2), '', '', '']))
+    console.log(row(['', 'gitconfig', 'store alone', 'git alone', 'etcd 3.4', 'empty fastify', 'ratio', 'goal']))
+    console.log(row(['sequential POST latency p50 (ms)', fmt(g.seq?.p50Ms, 2), fmt(a.seq?.p50Ms, 2), fmt(git.seq?.p50Ms, 2), fmt(e?.seq?.p50Ms, 2), '', ratio(g.seq?.p50Ms, e?.seq?.p50Ms) + ' of etcd', '']))
+    console.log(row(['sequential POST latency p99 (ms)', fmt(g.seq?.p99Ms, 2), fmt(a.seq?.p99Ms, 2), fmt(git.seq?.p99Ms, 2), fmt(e?.seq?.p99Ms, 2), '', ratio(g.seq?.p99Ms, e?.seq?.p99Ms) + ' of etcd', '']))
+    console.log(row(['POST/s, 64 conns, distinct keys', fmt(g.post?.rps), fmt(a.post?.rps), fmt(git.post?.rps), fmt(e?.post?.rps), fmt(x.post?.rps), ratio(g.post?.rps, e?.post?.rps) + ' of etcd', '>= 1.5x etcd']))
+    console.log(row(['', '', '', '', '', '', ratio(g.post?.rps, a.post?.rps) + ' of store alone', '']))
+    console.log(row(['', '', '', '', '', '', ratio(git.post?.rps, e?.post?.rps) + ' of etcd (git alone)', '']))
+    console.log(row(['  keys per commit (mean)', fmt(g.postBatch, 1), fmt(a.postBatch, 1), fmt(git.postBatch, 1), '', '', '', '']))
+    console.log(row(['POST/s, 64 conns, one hot key', fmt(g.postSame?.rps), '', '', fmt(e?.postSame?.rps), '', ratio(g.postSame?.rps, e?.postSame?.rps) + ' of etcd', '']))
+    console.log(row(['GET/s, 64 connections', fmt(g.get?.rps), '', '', fmt(e?.get?.rps), fmt(x.get?.rps), ratio(g.get?.rps, e?.get?.rps) + ' of etcd', '>= 2.5x etcd']))
+    console.log(row(['', '', '', '', '', '', ratio(g.get?.rps, x.get?.rps) + ' of empty', '>= 0.7x empty']))
+    console.log(row(['watch write->event p50 (ms)', fmt(g.watch?.p50Ms, 2), '', fmt(git.seq?.p50Ms, 2), fmt(e?.watch?.p50Ms, 2), '', ratio(g.watch?.p50Ms, e?.watch?.p50Ms) + ' of etcd', '']))
+    console.log(row(['watch write->event p99 (ms)', fmt(g.watch?.p99Ms, 2), '', fmt(git.seq?.p99Ms, 2), fmt(e?.watch?.p99Ms, 2), '', ratio(g.watch?.p99Ms, e?.watch?.p99Ms) + ' of etcd', '<= 1.0x etcd']))
+    console.log(row(['', '', '', '', '', '', ratio(git.seq?.p99Ms, e?.watch?.p99Ms) + ' of etcd (git alone)', '']))
+    console.log(row(['  (those writes acked, p50 ms)', fmt(g.watch?.ackP50Ms, 2), '', '', fmt(e?.watch?.ackP50Ms, 2), '', '', '']))
+    console.log('git alone: fast-import with the store\'s stream, git time only (1-key commits; 64-key commits for the 64-connection row);')
+    console.log('its watch figures are its durable-commit times, which an event cannot precede.')
   } finally {
     for (const c of children) c.kill('SIGKILL')
     await rm(dir, { recursive: true, force: true })
