@@ -1,15 +1,23 @@
 // The single writer's long-lived `git fast-import`. Each commit is sent with `checkpoint` then `get-mark`: git
 // answers the mark only after the checkpoint has written (and, with core.fsync, synced) the pack and moved
 // refs/heads/main, so the answer is the durability acknowledgement for every change in the commit.
+// Blobs may be sent ahead of their commit (`sendBlob`) so git stores them while the commit is still being gathered.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { GitConfigError } from '../errors.js'
 import { gitStderrBytesMax } from '../limits.js'
 import { fastImportConfigArgs, fastImportEnv, gitConfigArgs } from './git-process.js'
 
-/** One file in a commit: its path in the tree and its new content, or null to delete it. */
+/** A blob this fast-import process already holds (sent with `sendBlob`), named by its mark. */
+export interface BlobMark {
+  readonly mark: number
+  /** The process that holds it: marks mean nothing to another one. */
+  readonly owner: FastImport
+}
+
+/** One file in a commit: its path in the tree and its new content (inline or sent ahead), or null to delete it. */
 export interface FileChange {
   readonly path: string
-  readonly data: Uint8Array | null
+  readonly data: Uint8Array | BlobMark | null
 }
 
 export interface Signature {
@@ -50,8 +58,10 @@ export function commitStream (req: CommitRequest, from: string | null): Buffer {
     if (!safePathPattern.test(f.path)) throw new Error(`unsafe path reached fast-import: ${JSON.stringify(f.path)}`)
     if (f.data === null) {
       parts.push(Buffer.from(`D ${f.path}\n`))
-    } else {
+    } else if (f.data instanceof Uint8Array) {
       parts.push(Buffer.from(`M 100644 inline ${f.path}\n`), ...dataCommand(f.data))
+    } else {
+      parts.push(Buffer.from(`M 100644 :${f.data.mark} ${f.path}\n`))
     }
   }
   parts.push(Buffer.from('\ncheckpoint\nget-mark :1\n'))
@@ -110,6 +120,9 @@ interface Waiter {
   reject: (err: Error) => void
 }
 
+/** Blobs sent ahead are written to git in groups of this many (fewer, smaller pipe writes; git still starts early). */
+const blobsPerWrite = 128
+
 const isCommitAnswer = (line: string): boolean => /^[0-9a-f]{40,64}$/.test(line)
 const isLsAnswer = (line: string): boolean => line.startsWith('missing ') || /^\d{6} \w+ [0-9a-f]{40,64}\t/.test(line)
 
@@ -122,6 +135,11 @@ export class FastImport {
   private readonly exitPromise: Promise<void>
   /** The commit the next commit builds on; null until the first commit of a new repository. */
   private from: string | null
+  /** Mark :1 names each commit in turn; blobs sent ahead take the marks after it. */
+  private nextBlobMark = 2
+  /** Blob commands not yet written to git (they go out in groups, and always before the next commit). */
+  private blobsUnsent: Buffer[] = []
+  private blobsUnsentCount = 0
 
   constructor (gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
     this.from = head
@@ -140,9 +158,28 @@ export class FastImport {
   get pid (): number | undefined { return this.child.pid }
   get alive (): boolean { return !this.exited }
 
+  /**
+   * Sends a blob ahead of the commit that will name it (by the returned mark), so git hashes and stores it while the
+   * commit is still being gathered. Null when the process is gone or closing: the commit must carry the data inline.
+   * A blob whose commit never comes stays an unreachable object in the pack, as a failed write's would.
+   */
+  sendBlob (data: Uint8Array): BlobMark | null {
+    if (this.exited || this.closing) return null
+    const mark = this.nextBlobMark++
+    this.blobsUnsent.push(Buffer.from(`blob\nmark :${mark}\n`), ...dataCommand(data))
+    this.blobsUnsentCount += 1
+    if (this.blobsUnsentCount >= blobsPerWrite) this.writeUnsentBlobs()
+    return { mark, owner: this }
+  }
+
   /** Sends one commit; resolves with its id once it is durable on refs/heads/main. */
   commit (req: CommitRequest): Promise<string> {
     if (this.exited) return Promise.reject(this.failure('git fast-import is not running'))
+    for (const f of req.files) {
+      if (f.data !== null && !(f.data instanceof Uint8Array) && f.data.owner !== this) {
+        return Promise.reject(new Error(`blob mark :${f.data.mark} belongs to another fast-import process`))
+      }
+    }
     return this.send(commitStream(req, this.from), isCommitAnswer)
   }
 
@@ -161,8 +198,17 @@ export class FastImport {
     return new Promise((resolve, reject) => {
       // The branch now has a tip inside fast-import, so later commits must not name `from` again.
       this.waiters.push({ accept, resolve: (answer) => { this.from = null; resolve(answer) }, reject })
+      this.writeUnsentBlobs()
       this.child.stdin.write(stream)
     })
+  }
+
+  private writeUnsentBlobs (): void {
+    if (this.blobsUnsentCount === 0) return
+    const blobs = Buffer.concat(this.blobsUnsent)
+    this.blobsUnsent = []
+    this.blobsUnsentCount = 0
+    this.child.stdin.write(blobs)
   }
 
   /** Ends the stream cleanly (`done`), which also lets git drop the .keep files of the packs it wrote. */

@@ -7,7 +7,7 @@ import { GitConfigError } from '../errors.js'
 import { authorBytesMax, commitBatchChangesMax, writeQueueChangesMax } from '../limits.js'
 import { commitMessage, sanitizeAuthor } from './commit-message.js'
 import { encodeMeta, type KeyMeta } from './entry.js'
-import { FastImport, type FileChange, type ParentedCommitRequest } from './fast-import.js'
+import { FastImport, type BlobMark, type FileChange, type ParentedCommitRequest } from './fast-import.js'
 import { keyToTreeDir, metaFileName, valueFileName } from './keys.js'
 import { branchRef, formatFileName, formatVersion, readHead } from './repository.js'
 
@@ -46,8 +46,21 @@ export interface GroupCommitHooks {
   readonly maintenanceDue: (commitsSince: number) => boolean
 }
 
+/**
+ * A change as it waits in the queue: its blobs are encoded (and, when fast-import is running, already sent to it) at
+ * submit time, so git stores them while the rest of the commit is still arriving.
+ */
+interface QueuedChange {
+  readonly change: Change
+  readonly meta: Uint8Array
+  readonly valueOid: string | null
+  /** The blobs as sent ahead to the fast-import running at submit time (null: not sent). */
+  readonly metaSent: BlobMark | null
+  readonly valueSent: BlobMark | null
+}
+
 interface Group {
-  readonly changes: readonly Change[]
+  readonly items: readonly QueuedChange[]
   readonly resolve: (commit: string) => void
   readonly reject: (err: Error) => void
 }
@@ -83,6 +96,11 @@ export function blobOid (data: Uint8Array): string {
   return createHash('sha1').update(`blob ${data.length}\u0000`).update(data).digest('hex')
 }
 
+/** A blob as the commit going to `fi` names it: by mark when `fi` holds it (sent ahead), else inline. */
+function heldBy (fi: FastImport, sent: BlobMark | null, data: Uint8Array): Uint8Array | BlobMark {
+  return sent !== null && sent.owner === fi ? sent : data
+}
+
 export class GroupCommitter {
   private queue: Group[] = []
   private exclusive: ExclusiveTask[] = []
@@ -111,11 +129,22 @@ export class GroupCommitter {
     if (this.queuedChanges + changes.length > writeQueueChangesMax) {
       return Promise.reject(new GitConfigError('UNAVAILABLE', `the write queue is full (${writeQueueChangesMax} changes); retry later`))
     }
+    const items = changes.map((c) => this.queued(c))
     return new Promise((resolve, reject) => {
-      this.queue.push({ changes, resolve, reject })
+      this.queue.push({ items, resolve, reject })
       this.queuedChanges += changes.length
       this.wake()
     })
+  }
+
+  private queued (change: Change): QueuedChange {
+    const meta = textEncoder.encode(encodeMeta(change.meta))
+    const valueOid = change.value === null ? null : blobOid(change.value)
+    const fi = this.fastImport
+    if (fi === null) return { change, meta, valueOid, metaSent: null, valueSent: null }
+    const metaSent = fi.sendBlob(meta)
+    const valueSent = change.value === null ? null : fi.sendBlob(change.value)
+    return { change, meta, valueOid, metaSent, valueSent }
   }
 
   /**
@@ -159,10 +188,10 @@ export class GroupCommitter {
     let count = 0
     while (this.queue.length > 0) {
       const g = this.queue[0]
-      if (batch.length > 0 && (count + g.changes.length > commitBatchChangesMax || g.changes.some((c) => keys.has(c.key)))) break
+      if (batch.length > 0 && (count + g.items.length > commitBatchChangesMax || g.items.some((q) => keys.has(q.change.key)))) break
       this.queue.shift()
-      for (const c of g.changes) keys.add(c.key)
-      count += g.changes.length
+      for (const q of g.items) keys.add(q.change.key)
+      count += g.items.length
       batch.push(g)
     }
     return batch
@@ -226,11 +255,11 @@ export class GroupCommitter {
     const taken: Change[] = []
     const kept: Group[] = []
     for (const g of this.queue) {
-      const left = g.changes.filter((c) => !superseded(c))
-      taken.push(...g.changes.filter((c) => superseded(c)))
-      this.queuedChanges -= g.changes.length - left.length
+      const left = g.items.filter((q) => !superseded(q.change))
+      taken.push(...g.items.filter((q) => superseded(q.change)).map((q) => q.change))
+      this.queuedChanges -= g.items.length - left.length
       if (left.length === 0) g.resolve(commit)
-      else kept.push(left.length === g.changes.length ? g : { ...g, changes: left })
+      else kept.push(left.length === g.items.length ? g : { ...g, items: left })
     }
     this.queue = kept
     return taken
@@ -266,17 +295,17 @@ export class GroupCommitter {
   }
 
   private async commitBatch (batch: Group[]): Promise<void> {
-    const changes = batch.flatMap((g) => g.changes)
+    const items = batch.flatMap((g) => g.items)
+    const changes = items.map((q) => q.change)
     const fi = await this.ensureFastImport()
     const files: FileChange[] = []
-    const valueOids: Array<string | null> = []
     if (this.head === null) files.push({ path: formatFileName, data: textEncoder.encode(formatVersion + '\n') })
-    for (const c of changes) {
-      const dir = keyToTreeDir(c.key)
-      files.push({ path: `${dir}/${metaFileName}`, data: textEncoder.encode(encodeMeta(c.meta)) })
-      files.push({ path: `${dir}/${valueFileName}`, data: c.value })
-      valueOids.push(c.value === null ? null : blobOid(c.value))
+    for (const q of items) {
+      const dir = keyToTreeDir(q.change.key)
+      files.push({ path: `${dir}/${metaFileName}`, data: heldBy(fi, q.metaSent, q.meta) })
+      files.push({ path: `${dir}/${valueFileName}`, data: q.change.value === null ? null : heldBy(fi, q.valueSent, q.change.value) })
     }
+    const valueOids = items.map((q) => q.valueOid)
     const message = commitMessage(changes)
     const timeSec = Math.floor(this.clock() / 1000)
     const committer = { name: 'gitconfig', email: `${this.nodeId}@gitconfig.invalid`, timeSec }

@@ -83,11 +83,12 @@ const commitIdPattern = /^[0-9a-fA-F]{4,64}$/
 const packsBeforeMaintenanceAtOpen = 50
 
 /**
- * Resolves in the event loop's next check phase, after the microtasks now queued have run: a durable commit's
- * writers are answered in microtasks (their promises, then the HTTP replies), so work chained on this runs after.
+ * Resolves two check phases from now: a durable commit's writers are answered in microtasks (their promises, then
+ * the HTTP replies) and the group committer sends the next commit from its own setImmediate, which the writers'
+ * new submissions queue during those microtasks; work chained on this runs after both, while git works.
  */
 function afterAcknowledgements (): Promise<void> {
-  return new Promise((resolve) => { setImmediate(resolve) })
+  return new Promise((resolve) => { setImmediate(() => setImmediate(resolve)) })
 }
 
 function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {

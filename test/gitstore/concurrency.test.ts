@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { git, openTempStore, text } from './helpers.js'
+import { keyToTreeDir, valueFileName } from '../../src/gitstore/keys.js'
 
 test('1,000 concurrent sets are all acknowledged, all in history, none lost', async (t) => {
   const { store, dir } = await openTempStore(t)
@@ -55,4 +56,33 @@ test('concurrent deletes of one key: one deletes, the others find it gone', asyn
   await store.set('/gone', 'v')
   const results = await Promise.all(Array.from({ length: 10 }, () => store.delete('/gone')))
   assert.equal(results.filter((r) => r.deleted).length, 1)
+})
+
+test('writes arriving while a commit is in flight keep their values across fast-import restarts', async (t) => {
+  // Blobs are sent to fast-import ahead of their commit (group-commit.ts). With a maintenance window after every
+  // commit, writes made as a commit becomes durable (here: from its onCommit listener, which runs before the window)
+  // are sent to a process that is gone by the time their own commit goes out, so that commit must carry the data
+  // itself: a stale mark would kill fast-import and fail the writes.
+  const { store, dir } = await openTempStore(t, { maintenance: true, maintenanceCommits: 1 })
+  const writes: Array<Promise<{ key: string, value: string, commit: string }>> = []
+  const write = (i: number): void => {
+    const key = `/ahead/k${i % 37}`
+    const value = i % 5 === 0 ? `binary-${i}-\u0000\u00ff` : `v${i}`
+    writes.push(store.set(key, value).then((r) => ({ key, value, commit: r.commit })))
+  }
+  const total = 300
+  store.onCommit(() => {
+    for (let n = 0; n < 7 && writes.length < total; n++) write(writes.length)
+  })
+  write(0)
+  while (writes.length < total) await Promise.all(writes)
+  const done = await Promise.all(writes)
+  assert.equal(done.length, total)
+  assert.ok(new Set(done.map((w) => w.commit)).size >= total / 7, 'each commit carried the writes made as the previous one landed')
+  for (const w of done) assert.equal(text((await store.get(w.key, { commit: w.commit }))?.value), w.value, `${w.key} at ${w.commit}`)
+  const finals = new Map<string, string | undefined>()
+  for (let k = 0; k < 37; k++) finals.set(`/ahead/k${k}`, text((await store.get(`/ahead/k${k}`))?.value))
+  await store.maintenanceSettled()
+  git(dir, 'fsck', '--full', '--strict', '--no-dangling')
+  for (const [key, value] of finals) assert.equal(git(dir, 'show', `main:${keyToTreeDir(key)}/${valueFileName}`), value)
 })
