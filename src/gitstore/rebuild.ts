@@ -1,7 +1,9 @@
 // Brings the LevelDB index up to refs/heads/main from git alone: walks the first-parent chain after the indexed
 // commit (or from the root when the index is empty or off the chain) and indexes each commit's tree diff. The tree
 // is the truth: a key's state after a commit is its `.meta` and `.value` there, whatever the message says.
-import { GitConfigError } from '../errors.js'
+// An unreadable `.meta` in an earlier commit is passed over (counted): after a fast-forward to a peer's head, the
+// peer's earlier commits are on the first-parent chain, and only the head's tree was validated by the merge; a key
+// that is readable in the head was rewritten by a later commit, which the walk indexes.
 import { commitDate } from './commit-message.js'
 import { decodeMeta } from './entry.js'
 import type { KeyMeta } from './entry.js'
@@ -19,6 +21,8 @@ export interface CatchUpResult {
   readonly rebuiltFromScratch: boolean
   readonly seq: number
   readonly maxVersion: Version | null
+  /** Key entries passed over because their `.meta` did not parse (written by a peer; see the header). */
+  readonly entriesSkipped: number
 }
 
 export { commitDate }
@@ -68,7 +72,7 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
     rebuilt = true
   }
   if (gitHead === null || state.commit === gitHead) {
-    return { commitsIndexed: 0, rebuiltFromScratch: rebuilt, seq: state.seq, maxVersion: state.maxVersion }
+    return { commitsIndexed: 0, rebuiltFromScratch: rebuilt, seq: state.seq, maxVersion: state.maxVersion, entriesSkipped: 0 }
   }
   const range = state.commit === null ? [gitHead] : [`${state.commit}..${gitHead}`]
   // History first, from every non-merge commit (merged-in ones included), so the change-log records below can name
@@ -79,6 +83,7 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
     '--diff-merges=first-parent', '--format=%x1e%H%x1f%ct%x1f%s', ...range, '--'])
   let seq = state.seq
   let maxVersion = state.maxVersion
+  let entriesSkipped = 0
   const commits = parseLog(out.toString('utf8'))
   for (const c of commits) {
     const changes: LoggedChange[] = []
@@ -92,7 +97,10 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
       if (key === null) continue
       const metaObj = await catFile.read(metaOid)
       const meta: KeyMeta | null = metaObj === null ? null : decodeMeta(metaObj.data.toString('utf8'))
-      if (meta === null) throw new GitConfigError('INTERNAL', `commit ${c.commit} holds an unreadable ${path}`)
+      if (meta === null) {
+        entriesSkipped += 1
+        continue
+      }
       const valuePath = `${dir}/${valueFileName}`
       const previous = await index.getCurrent(key)
       if (previous !== null && previous.meta.expiresAtMs !== null && previous.valueOid !== null) cleared.push([previous.meta.expiresAtMs, key])
@@ -113,5 +121,5 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
       writtenIn
     }, maxVersion ?? { wallMs: 0, counter: 0, node: 'none' })
   }
-  return { commitsIndexed: commits.length, rebuiltFromScratch: rebuilt, seq, maxVersion }
+  return { commitsIndexed: commits.length, rebuiltFromScratch: rebuilt, seq, maxVersion, entriesSkipped }
 }

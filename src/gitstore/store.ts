@@ -191,6 +191,10 @@ export class GitConfigStore implements ConfigStore {
       const hlc = new HybridLogicalClock(nodeId, opts.clock)
       if (caught.maxVersion !== null) hlc.restore(caught.maxVersion)
       const store = new GitConfigStore(dir, nodeId, paths, opts, index, catFile, hlc, head, caught.seq, caught.maxVersion, lockKey)
+      if (caught.entriesSkipped > 0) {
+        store.lastBackgroundError = new GitConfigError('INTERNAL', `the index rebuild passed over ${caught.entriesSkipped} ` +
+          'unreadable key entries in earlier commits on main (written by a peer); current values come from later commits')
+      }
       await store.start()
       return store
     } catch (err) {

@@ -80,7 +80,7 @@ test('writes arriving while a commit is in flight keep their values across fast-
   assert.equal(done.length, total)
   assert.ok(new Set(done.map((w) => w.commit)).size >= total / 7, 'each commit carried the writes made as the previous one landed')
   for (const w of done) assert.equal(text((await store.get(w.key, { commit: w.commit }))?.value), w.value, `${w.key} at ${w.commit}`)
-  const finals = new Map<string, string | undefined>()
+  const finals = new Map<string, string | null>()
   for (let k = 0; k < 37; k++) finals.set(`/ahead/k${k}`, text((await store.get(`/ahead/k${k}`))?.value))
   await store.maintenanceSettled()
   git(dir, 'fsck', '--full', '--strict', '--no-dangling')

@@ -1,9 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigError, GitConfigStore, type WatchEvent } from '../../src/index.js'
+import { encodeMeta } from '../../src/gitstore/entry.js'
+import { keyToTreeDir, metaFileName, valueFileName } from '../../src/gitstore/keys.js'
 import { FakeClock, childEnv, eventually, git, onCleanup, tempDir, text } from './helpers.js'
 
 async function snapshot (store: GitConfigStore, since: string): Promise<unknown> {
@@ -191,4 +193,29 @@ test('close() waits for writes already accepted; later calls get UNAVAILABLE; th
   const reopened = await GitConfigStore.open(dir, { maintenance: false })
   onCleanup(t, () => reopened.close())
   assert.equal((await reopened.list('/c', { recursive: true })).length, 100)
+})
+
+test('a rebuild passes over an unreadable entry in an earlier commit a peer fast-forwarded main to', async (t) => {
+  // A merge validates only the incoming head's tree; after a fast-forward the peer's earlier commits are on main's
+  // first-parent chain, and a full rebuild walks them. One of them holding a malformed `.meta` must not keep the
+  // node from opening: a later commit (the validated head) holds the key's real state.
+  const dir = join(await tempDir(t), 'repo')
+  let store = await GitConfigStore.open(dir, { maintenance: false })
+  const base = await store.set('/cfg/a', '1')
+  await store.close()
+  const keyDir = keyToTreeDir('/cfg/b')
+  const meta = encodeMeta({ op: 'set', version: { wallMs: Date.now(), counter: 0, node: 'peer' }, expiresAtMs: null, author: 'peer', raftIndex: null })
+  const data = (content: string): string => `data ${Buffer.byteLength(content)}\n${content}\n`
+  const commit = (message: string, time: number, from: string, metaText: string, value: string): string =>
+    `commit refs/heads/main\ncommitter peer <peer@gitconfig.invalid> ${time} +0000\n${data(message)}${from}` +
+    `M 100644 inline ${keyDir}/${metaFileName}\n${data(metaText)}M 100644 inline ${keyDir}/${valueFileName}\n${data(value)}\n`
+  const stream = commit('bad', 1_700_000_000, `from ${base.commit}\n`, 'not json!', 'x') + commit('fixed', 1_700_000_001, '', meta, 'y') + 'done\n'
+  execFileSync('git', ['--git-dir', dir, 'fast-import', '--quiet', '--done'], { input: stream })
+  await rm(join(dir, 'gitconfig', 'index'), { recursive: true })
+  store = await GitConfigStore.open(dir, { maintenance: false })
+  onCleanup(t, () => store.close())
+  assert.equal(text((await store.get('/cfg/b'))?.value), 'y')
+  assert.equal(text((await store.get('/cfg/a'))?.value), '1')
+  assert.deepEqual((await store.list('/cfg')).map((e) => e.key), ['/cfg/a', '/cfg/b'])
+  assert.match(store.lastBackgroundError?.message ?? '', /passed over 1 unreadable key entries/)
 })
