@@ -76,8 +76,26 @@ type PendingEntry = Omit<CurrentEntry, 'commit'> & { readonly writtenIn: string 
 
 /** Values and "written in" commits of the keys that change, read before anything is written. */
 async function changedEntries (ctx: MergeContext, plan: MergePlan, history: readonly HistoryRow[]): Promise<PendingEntry[]> {
-  const writers = new Map<string, string>()
-  for (const r of history) writers.set(`${r.key}\u0000${r.op}\u0000${r.version.wallMs}.${r.version.counter}@${r.version.node}`, r.commit)
+  // The commit that wrote each key's winning entry, found among the merged history rows by op and version. Rows per
+  // key rather than one string per row and lookup: a partition's merge has 10,000 of each.
+  const rowsOfKey = new Map<string, HistoryRow | HistoryRow[]>()
+  for (const r of history) {
+    const known = rowsOfKey.get(r.key)
+    if (known === undefined) rowsOfKey.set(r.key, r)
+    else if (Array.isArray(known)) known.push(r)
+    else rowsOfKey.set(r.key, [known, r])
+  }
+  const writerOf = (key: string, op: string, v: Version): string | undefined => {
+    const rows = rowsOfKey.get(key)
+    if (rows === undefined) return undefined
+    const list = Array.isArray(rows) ? rows : [rows]
+    // The last matching row, as the map of one row per string key kept before.
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i]
+      if (r.op === op && r.version.wallMs === v.wallMs && r.version.counter === v.counter && r.version.node === v.node) return r.commit
+    }
+    return undefined
+  }
   const one = async (o: KeyOutcome): Promise<PendingEntry> => {
     const { meta, valueOid } = o.winner
     let value: Uint8Array | null = null
@@ -90,8 +108,7 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: read
       value = new Uint8Array(blob.data)
     }
     const v = meta.version
-    const writtenIn = writers.get(`${o.key}\u0000${meta.op}\u0000${v.wallMs}.${v.counter}@${v.node}`) ??
-      await ctx.index.commitThatWrote(o.key, meta.op, meta.version)
+    const writtenIn = writerOf(o.key, meta.op, v) ?? await ctx.index.commitThatWrote(o.key, meta.op, meta.version)
     return { key: o.key, meta, valueOid, value, writtenIn }
   }
   const out: PendingEntry[] = []
