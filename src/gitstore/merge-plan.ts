@@ -222,17 +222,23 @@ async function differingKeys (gitDir: string, catFile: CatFile, root: DiffDir, f
 async function listOneSided (gitDir: string, node: DiffDir, foreign: string): Promise<DifferingKey[]> {
   const isForeign = node.local === null
   const tree = (isForeign ? node.foreign : node.local) as string
-  const out = (await gitOk(gitDir, ['ls-tree', '-r', '-z', tree])).toString('utf8')
+  // Parsed from the bytes, every field its own string: substrings of one big decoded listing would each keep the
+  // whole listing (megabytes after a partition) alive for as long as the index cache holds an entry's blob id.
+  const out = await gitOk(gitDir, ['ls-tree', '-r', '-z', tree])
   const byDir = new Map<string, { metaOid: string | null, valueOid: string | null }>()
-  for (const line of out.split('\u0000')) {
-    if (line === '') continue
-    const tab = line.indexOf('\t')
-    const [mode, , oid] = line.slice(0, tab).split(' ')
-    const path = line.slice(tab + 1)
-    const slash = path.lastIndexOf('/')
-    if (slash < 0) continue // the directory's own files: read with its tree already
-    const dir = `${node.dir}/${path.slice(0, slash)}`
-    const name = path.slice(slash + 1)
+  // Each record: `<mode> <type> <oid>\t<path>\0`.
+  for (let start = 0, end = 0; start < out.length; start = end + 1) {
+    end = out.indexOf(0x00, start)
+    if (end < 0) end = out.length
+    const tab = out.indexOf(0x09, start)
+    if (tab < 0 || tab > end) continue
+    const slash = out.lastIndexOf(0x2f, end - 1)
+    if (slash <= tab) continue // the directory's own files: read with its tree already
+    const firstSpace = out.indexOf(0x20, start)
+    const mode = out.toString('latin1', start, firstSpace)
+    const oid = out.toString('latin1', out.lastIndexOf(0x20, tab) + 1, tab)
+    const dir = `${node.dir}/${out.toString('utf8', tab + 1, slash)}`
+    const name = out.toString('utf8', slash + 1, end)
     if (isForeign) {
       if (name !== metaFileName && name !== valueFileName) throw malformed(foreign, `${JSON.stringify(`${dir}/${name}`)} is not a key's ${metaFileName} or ${valueFileName}`)
       if (mode !== fileMode) throw malformed(foreign, `${JSON.stringify(`${dir}/${name}`)} has mode ${mode}, not a plain file`)
