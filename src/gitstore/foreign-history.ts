@@ -45,7 +45,7 @@ export async function readChangeTrailers (gitDir: string, range: readonly string
   const out = await gitOk(gitDir, ['log', '--no-merges', '-z', ...limit, '--format=%H%x1f%ct%x1f%s%x1f%b', ...range, '--'])
   const rows: HistoryRow[] = []
   const blocks: Array<[number, number]> = []
-  for (let start = 0, end = 0; start < out.length; start = end + 1) {
+  for (let start = 0, end: number; start < out.length; start = end + 1) {
     end = out.indexOf(0x00, start)
     if (end < 0) end = out.length
     if (end > start) blocks.push([start, end])

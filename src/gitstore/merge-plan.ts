@@ -227,7 +227,7 @@ async function listOneSided (gitDir: string, node: DiffDir, foreign: string): Pr
   const out = await gitOk(gitDir, ['ls-tree', '-r', '-z', tree])
   const byDir = new Map<string, { metaOid: string | null, valueOid: string | null }>()
   // Each record: `<mode> <type> <oid>\t<path>\0`.
-  for (let start = 0, end = 0; start < out.length; start = end + 1) {
+  for (let start = 0, end: number; start < out.length; start = end + 1) {
     end = out.indexOf(0x00, start)
     if (end < 0) end = out.length
     const tab = out.indexOf(0x09, start)
