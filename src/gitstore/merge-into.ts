@@ -74,10 +74,8 @@ function chainHistory (chain: readonly CommitObject[], keyBytesMax: number): His
 
 type PendingEntry = Omit<CurrentEntry, 'commit'> & { readonly writtenIn: string | null }
 
-/** Values and "written in" commits of the keys that change, read before anything is written. */
-async function changedEntries (ctx: MergeContext, plan: MergePlan, history: readonly HistoryRow[]): Promise<PendingEntry[]> {
-  // The commit that wrote each key's winning entry, found among the merged history rows by op and version. Rows per
-  // key rather than one string per row and lookup: a partition's merge has 10,000 of each.
+/** Per key, the merged history rows that changed it. */
+function rowsByKey (history: readonly HistoryRow[]): Map<string, HistoryRow | HistoryRow[]> {
   const rowsOfKey = new Map<string, HistoryRow | HistoryRow[]>()
   for (const r of history) {
     const known = rowsOfKey.get(r.key)
@@ -85,7 +83,19 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: read
     else if (Array.isArray(known)) known.push(r)
     else rowsOfKey.set(r.key, [known, r])
   }
-  const writerOf = (key: string, op: string, v: Version): string | undefined => {
+  return rowsOfKey
+}
+
+/**
+ * Values and "written in" commits of the keys that change, read before anything is written. The history may still
+ * be on its way (`git log` runs alongside the plan and these reads); it is needed only once a value is in.
+ */
+async function changedEntries (ctx: MergeContext, plan: MergePlan, history: Promise<readonly HistoryRow[]>): Promise<PendingEntry[]> {
+  // The commit that wrote each key's winning entry, found among the merged history rows by op and version. Rows per
+  // key rather than one string per row and lookup: a partition's merge has 10,000 of each.
+  const byKey = history.then(rowsByKey)
+  byKey.catch(() => {}) // not awaited when no key changes; the caller awaits the history itself
+  const writerOf = (rowsOfKey: Map<string, HistoryRow | HistoryRow[]>, key: string, op: string, v: Version): string | undefined => {
     const rows = rowsOfKey.get(key)
     if (rows === undefined) return undefined
     const list = Array.isArray(rows) ? rows : [rows]
@@ -107,8 +117,7 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: read
       }
       value = new Uint8Array(blob.data)
     }
-    const v = meta.version
-    const writtenIn = writerOf(o.key, meta.op, v) ?? await ctx.index.commitThatWrote(o.key, meta.op, meta.version)
+    const writtenIn = writerOf(await byKey, o.key, meta.op, meta.version) ?? await ctx.index.commitThatWrote(o.key, meta.op, meta.version)
     return { key: o.key, meta, valueOid, value, writtenIn }
   }
   const out: PendingEntry[] = []
@@ -130,11 +139,15 @@ export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, for
   const relation: MergeOutcome = local === null || chain !== null ? 'fast-forward' : await relate(ctx.gitDir, local, foreign)
   if (relation === 'contained') return { head: local as string, outcome: 'contained', changedKeys: 0 }
   const localCommit = local === null ? null : await readCommitObject(ctx.catFile, local)
+  // The history (`git log` unless the commit objects already gave it) is read while the trees are compared: the
+  // two do not depend on each other, and after a partition each takes a git process and some 100 ms.
+  const historyRead: Promise<readonly HistoryRow[]> = chain !== null && chain.every((c) => c.plain)
+    ? Promise.resolve(chainHistory(chain, ctx.limits.keyBytesMax))
+    : readChangeTrailers(ctx.gitDir, local === null ? [foreign] : [`^${local}`, foreign], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
+  historyRead.catch(() => {}) // awaited below; a plan that fails first must not leave its rejection unhandled
   const plan = await planMerge(ctx.gitDir, ctx.catFile, localCommit?.tree ?? null, foreignCommit.tree, foreign, ctx.limits)
-  const history = chain !== null && chain.every((c) => c.plain)
-    ? chainHistory(chain, ctx.limits.keyBytesMax)
-    : await readChangeTrailers(ctx.gitDir, local === null ? [foreign] : [`^${local}`, foreign], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
-  const pending = await changedEntries(ctx, plan, history)
+  const pending = await changedEntries(ctx, plan, historyRead)
+  const history = await historyRead
   ctx.signal?.throwIfAborted()
 
   let head: string
