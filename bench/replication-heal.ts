@@ -10,8 +10,9 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
 import { connectedPeers, mainTree, until, writeMany } from './replication-load.js'
 
@@ -125,9 +126,11 @@ try {
     const cpu = procs.map((p, i) => cpuSeconds(p) - cpuBefore[i])
     clearInterval(sampler)
     process.env.PATH = savedPath
+    // The nodes' last log lines may still be in their pipes.
+    await delay(500)
     const lines = [...mergeLines('dc1', n1.proc), ...mergeLines('dc2', n2.proc), ...mergeLines('dc3', n3.proc)].sort((a, b) => a.time - b.time)
     console.log(`run ${run}: converged in ${(convergeMs / 1000).toFixed(2)} s; peak RSS ${peak.map(v => v.toFixed(0)).join(', ')} MB; ` +
-      `CPU while healing (node + its git processes) ${cpu.map(v => v.toFixed(1)).join(', ')} s`)
+      `CPU while healing (node + its git processes) ${cpu.map(v => v.toFixed(1)).join(', ')} s; load average ${loadavg()[0].toFixed(1)}`)
     for (const l of lines) {
       console.log(`  ${l.node} ${l.outcome} keys=${l.changedKeys}: started at +${l.time - l.totalMs - healedAtEpochMs} ms, fetch ${l.fetchMs} ms, merge ${l.mergeMs} ms, done at +${l.time - healedAtEpochMs} ms`)
     }

@@ -48,8 +48,17 @@ function rssMb (n: BenchNode): number {
   }
 }
 
+/** The phase the RSS samples are attributed to, so the peak can be told apart from where it happened. */
+let phase = 'start'
+const phasePeakRssMb = new Map<string, number[]>()
 const rssSampler = setInterval(() => {
-  for (const n of nodes) peakRssMb.set(n.name, Math.max(peakRssMb.get(n.name) ?? 0, rssMb(n)))
+  const peaks = phasePeakRssMb.get(phase) ?? [0, 0, 0]
+  nodes.forEach((n, i) => {
+    const mb = rssMb(n)
+    peakRssMb.set(n.name, Math.max(peakRssMb.get(n.name) ?? 0, mb))
+    peaks[i] = Math.max(peaks[i], mb)
+  })
+  phasePeakRssMb.set(phase, peaks)
 }, 250)
 
 function percentile (values: number[], p: number): number {
@@ -80,6 +89,7 @@ try {
   const rssReadyMb = nodes.map(rssMb)
 
   // 1. Propagation: one write at a time on node 1, seen by a watch on node 3.
+  phase = 'propagation'
   {
     const stop = new AbortController()
     const arrivals = watchArrivals(n3.url, '/prop/', stop.signal)
@@ -98,6 +108,7 @@ try {
   }
 
   // 2. Sustained write rate on node 1: how far node 3 lags when the writes stop.
+  phase = 'write rates'
   for (const rate of rates) {
     const stop = new AbortController()
     const prefix = `/rate${rate}`
@@ -127,12 +138,14 @@ try {
   // 3. Partition: node 3 restarted alone (no bootstrap, new port: nobody can reach it), N keys written on each side,
   //    then node 3 restarted with its bootstrap peer. Converged = all three main trees equal.
   await n3.proc.stop()
+  phase = 'partition writes'
   const isolated = await start('dc3', [])
   nodes[2] = isolated
   const writeStart = performance.now()
   await Promise.all([writeMany(n1.url, '/side-a', partitionKeys, { concurrency: writeConcurrencyMax, flat: flatKeys }), writeMany(isolated.url, '/side-b', partitionKeys, { concurrency: writeConcurrencyMax, flat: flatKeys })])
   const writeSeconds = (performance.now() - writeStart) / 1000
   await isolated.proc.stop()
+  phase = 'partition heal'
   const healed = await start('dc3', ['--bootstrap', n1.multiaddr])
   nodes[2] = healed
   const healedAt = performance.now()
@@ -141,6 +154,9 @@ try {
   rows.push([`partition heal, ${partitionKeys} divergent keys on each side (${flatKeys ? 'one flat directory' : 'spread over 100 directories'})`, `${(convergeMs / 1000).toFixed(2)} s from node 3's restart to equal trees (writes took ${writeSeconds.toFixed(1)} s)`, '<= 5 s'])
   rows.push(['RSS per node at ready', rssReadyMb.map(v => `${v.toFixed(0)} MB`).join(', '), '<= 200 MB'])
   rows.push(['RSS per node, peak', nodes.map(n => `${(peakRssMb.get(n.name) ?? 0).toFixed(0)} MB`).join(', '), '<= 200 MB'])
+  for (const [name, peaks] of phasePeakRssMb) {
+    if (name !== 'start') rows.push([`  peak during ${name}`, peaks.map(v => `${v.toFixed(0)} MB`).join(', '), ''])
+  }
 } finally {
   clearInterval(rssSampler)
   await Promise.allSettled(nodes.map(async n => await n.proc.stop()))

@@ -44,11 +44,19 @@ export async function readChangeTrailers (gitDir: string, range: readonly string
   const limit = commitsMax === undefined ? [] : [`--max-count=${commitsMax}`]
   const out = await gitOk(gitDir, ['log', '--no-merges', '-z', ...limit, '--format=%H%x1f%ct%x1f%s%x1f%b', ...range, '--'])
   const rows: HistoryRow[] = []
-  const commits = out.toString('utf8').split('\u0000').filter((c) => c !== '').reverse()
-  for (const block of commits) {
-    const [commit, time, subject, body] = block.split('\u001f')
+  const blocks: Array<[number, number]> = []
+  for (let start = 0, end: number; start < out.length; start = end + 1) {
+    end = out.indexOf(0x00, start)
+    if (end < 0) end = out.length
+    if (end > start) blocks.push([start, end])
+  }
+  // Oldest first. Each commit's text is decoded on its own, and its id from the bytes: a substring of one decoded
+  // log would keep the whole log alive for as long as an index cache entry holds the id of the commit that wrote it.
+  for (let i = blocks.length - 1; i >= 0; i--) {
+    const [start, end] = blocks[i]
+    const [commit, time, subject, body] = out.toString('utf8', start, end).split('\u001f')
     if (!/^[0-9a-f]{40}$/.test(commit ?? '') || body === undefined) continue
-    rows.push(...historyRowsOf(commit, Number(time), subject, body, keyBytesMax))
+    for (const row of historyRowsOf(out.toString('latin1', start, start + 40), Number(time), subject, body, keyBytesMax)) rows.push(row)
   }
   return rows
 }
@@ -59,7 +67,8 @@ export function historyRowsOf (commit: string, committerTimeSec: number, subject
   const date = commitDate(committerTimeSec)
   for (const line of body.split('\n')) {
     const t = parseTrailer(line, keyBytesMax)
-    if (t !== null) rows.push({ ...t, commit, date, message: subject })
+    // An object literal, not a spread of t: V8 gives each spread result a hidden class of its own.
+    if (t !== null) rows.push({ key: t.key, op: t.op, version: t.version, author: t.author, node: t.node, commit, date, message: subject })
   }
   return rows
 }

@@ -62,12 +62,16 @@ const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 
-/** `cur` records: one JSON header line, then the raw value bytes. */
+/**
+ * `cur` records: one JSON header line, then the raw value bytes. Written straight into one Buffer: small ones come
+ * from Node's shared pool, so a merge of thousands of keys does not make an ArrayBuffer (and a copy) per record.
+ */
 function encodeCurrent (e: CurrentEntry): Uint8Array {
-  const header = textEncoder.encode(JSON.stringify({ m: encodeMeta(e.meta), o: e.valueOid, c: e.commit }) + '\n')
-  const out = new Uint8Array(header.length + (e.value?.length ?? 0))
-  out.set(header, 0)
-  if (e.value !== null) out.set(e.value, header.length)
+  const header = JSON.stringify({ m: encodeMeta(e.meta), o: e.valueOid, c: e.commit }) + '\n'
+  const headerBytes = Buffer.byteLength(header, 'utf8')
+  const out = Buffer.allocUnsafe(headerBytes + (e.value?.length ?? 0))
+  out.write(header, 0, 'utf8')
+  if (e.value !== null) out.set(e.value, headerBytes)
   return out
 }
 
@@ -117,7 +121,8 @@ function decodeHistoryValue (bytes: Uint8Array): HistoryEntry {
 }
 
 type Db = Level<string, Uint8Array>
-type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
+/** Text values go to LevelDB as strings (its native side encodes them), binary ones as bytes. */
+type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'put', key: string, value: string, valueEncoding: 'utf8' } | { type: 'del', key: string }
 
 export class IndexDb {
   private constructor (private readonly db: Db) {}
@@ -206,7 +211,7 @@ export class IndexDb {
       const to = from + indexWriteChangesPerBatch
       const ops: Op[] = []
       const put = (key: string, value: Uint8Array | string): void => {
-        ops.push({ type: 'put', key, value: typeof value === 'string' ? bytesOf(value) : value })
+        ops.push(typeof value === 'string' ? { type: 'put', key, value, valueEncoding: 'utf8' } : { type: 'put', key, value })
       }
       for (const r of history.slice(from, to)) put(historyKey(r.key, r.op, r.version), historyValue(r))
       for (let i = from; i < Math.min(to, changes.length); i++) {
@@ -234,7 +239,7 @@ export class IndexDb {
         put(P.state + 'maxVersion', formatVersion(maxVersion))
         put(P.state + 'format', indexFormat)
       }
-      await this.db.batch(ops)
+      await this.db.batch<string, Uint8Array | string>(ops, {})
     }
   }
 

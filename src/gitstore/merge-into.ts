@@ -11,7 +11,7 @@ import { runGit } from './git-process.js'
 import { blobOid, type Change, type ExclusiveWriter } from './group-commit.js'
 import type { CurrentEntry, IndexDb } from './index-db.js'
 import { compareEntriesTotal, mergeCommitMeta } from './merge.js'
-import { mergeEdits, planMerge, type KeyOutcome, type MergePlan, type PlanLimits } from './merge-plan.js'
+import { localOnlyEdits, mergeEdits, planMerge, type KeyOutcome, type MergePlan, type PlanLimits } from './merge-plan.js'
 import { compareVersions } from './hlc.js'
 import { mergeChainCommitsMax, mergeFileEditsMax, mergeHistoryCommitsMax, mergeNewTreesMax, mergeReadsInFlightMax } from '../limits.js'
 import { mergedTrees, writeMergeCommit } from './merge-trees.js'
@@ -74,10 +74,38 @@ function chainHistory (chain: readonly CommitObject[], keyBytesMax: number): His
 
 type PendingEntry = Omit<CurrentEntry, 'commit'> & { readonly writtenIn: string | null }
 
-/** Values and "written in" commits of the keys that change, read before anything is written. */
-async function changedEntries (ctx: MergeContext, plan: MergePlan, history: readonly HistoryRow[]): Promise<PendingEntry[]> {
-  const writers = new Map<string, string>()
-  for (const r of history) writers.set(`${r.key}\u0000${r.op}\u0000${r.version.wallMs}.${r.version.counter}@${r.version.node}`, r.commit)
+/** Per key, the merged history rows that changed it. */
+function rowsByKey (history: readonly HistoryRow[]): Map<string, HistoryRow | HistoryRow[]> {
+  const rowsOfKey = new Map<string, HistoryRow | HistoryRow[]>()
+  for (const r of history) {
+    const known = rowsOfKey.get(r.key)
+    if (known === undefined) rowsOfKey.set(r.key, r)
+    else if (Array.isArray(known)) known.push(r)
+    else rowsOfKey.set(r.key, [known, r])
+  }
+  return rowsOfKey
+}
+
+/**
+ * Values and "written in" commits of the keys that change, read before anything is written. The history may still
+ * be on its way (`git log` runs alongside the plan and these reads); it is needed only once a value is in.
+ */
+async function changedEntries (ctx: MergeContext, plan: MergePlan, history: Promise<readonly HistoryRow[]>): Promise<PendingEntry[]> {
+  // The commit that wrote each key's winning entry, found among the merged history rows by op and version. Rows per
+  // key rather than one string per row and lookup: a partition's merge has 10,000 of each.
+  const byKey = history.then(rowsByKey)
+  byKey.catch(() => {}) // not awaited when no key changes; the caller awaits the history itself
+  const writerOf = (rowsOfKey: Map<string, HistoryRow | HistoryRow[]>, key: string, op: string, v: Version): string | undefined => {
+    const rows = rowsOfKey.get(key)
+    if (rows === undefined) return undefined
+    const list = Array.isArray(rows) ? rows : [rows]
+    // The last matching row, as the map of one row per string key kept before.
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i]
+      if (r.op === op && r.version.wallMs === v.wallMs && r.version.counter === v.counter && r.version.node === v.node) return r.commit
+    }
+    return undefined
+  }
   const one = async (o: KeyOutcome): Promise<PendingEntry> => {
     const { meta, valueOid } = o.winner
     let value: Uint8Array | null = null
@@ -89,9 +117,7 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: read
       }
       value = new Uint8Array(blob.data)
     }
-    const v = meta.version
-    const writtenIn = writers.get(`${o.key}\u0000${meta.op}\u0000${v.wallMs}.${v.counter}@${v.node}`) ??
-      await ctx.index.commitThatWrote(o.key, meta.op, meta.version)
+    const writtenIn = writerOf(await byKey, o.key, meta.op, meta.version) ?? await ctx.index.commitThatWrote(o.key, meta.op, meta.version)
     return { key: o.key, meta, valueOid, value, writtenIn }
   }
   const out: PendingEntry[] = []
@@ -113,11 +139,15 @@ export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, for
   const relation: MergeOutcome = local === null || chain !== null ? 'fast-forward' : await relate(ctx.gitDir, local, foreign)
   if (relation === 'contained') return { head: local as string, outcome: 'contained', changedKeys: 0 }
   const localCommit = local === null ? null : await readCommitObject(ctx.catFile, local)
+  // The history (`git log` unless the commit objects already gave it) is read while the trees are compared: the
+  // two do not depend on each other, and after a partition each takes a git process and some 100 ms.
+  const historyRead: Promise<readonly HistoryRow[]> = chain !== null && chain.every((c) => c.plain)
+    ? Promise.resolve(chainHistory(chain, ctx.limits.keyBytesMax))
+    : readChangeTrailers(ctx.gitDir, local === null ? [foreign] : [`^${local}`, foreign], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
+  historyRead.catch(() => {}) // awaited below; a plan that fails first must not leave its rejection unhandled
   const plan = await planMerge(ctx.gitDir, ctx.catFile, localCommit?.tree ?? null, foreignCommit.tree, foreign, ctx.limits)
-  const history = chain !== null && chain.every((c) => c.plain)
-    ? chainHistory(chain, ctx.limits.keyBytesMax)
-    : await readChangeTrailers(ctx.gitDir, local === null ? [foreign] : [`^${local}`, foreign], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
-  const pending = await changedEntries(ctx, plan, history)
+  const pending = await changedEntries(ctx, plan, historyRead)
+  const history = await historyRead
   ctx.signal?.throwIfAborted()
 
   let head: string
@@ -131,8 +161,17 @@ export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, for
   } else {
     const localInfo = localCommit as CommitObject
     const meta = mergeCommitMeta({ commit: localInfo.id, authorTimeSec: localInfo.authorTimeSec }, { commit: foreign, authorTimeSec: foreignCommit.authorTimeSec })
-    const edits = mergeEdits(plan, meta.parents[0] === local)
-    const built = edits.length > mergeFileEditsMax ? mergedTrees(plan, mergeNewTreesMax) : null
+    const baseIsLocal = meta.parents[0] === local
+    // Main's big one-sided directories were not listed (plan.localOnly): from main's tree they need no edit, from
+    // the foreign parent's they are whole subtrees, which the tree path reuses without listing them.
+    const needsLocalOnly = !baseIsLocal && plan.localOnly.length > 0
+    let built = needsLocalOnly ? mergedTrees(plan, mergeNewTreesMax) : null
+    let edits: Array<{ path: string, blob: string | null }> = []
+    if (built === null) {
+      edits = mergeEdits(plan, baseIsLocal)
+      if (needsLocalOnly) for (const e of await localOnlyEdits(ctx.gitDir, plan)) edits.push(e)
+      else if (edits.length > mergeFileEditsMax) built = mergedTrees(plan, mergeNewTreesMax)
+    }
     if (built !== null) {
       // Mostly whole subtrees from one side: a few new trees and the commit, then main moves to it (decision 0456).
       head = await writeMergeCommit(ctx.gitDir, built, meta)
@@ -156,7 +195,9 @@ export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, for
     commit: head,
     date: commitDate(timeSec),
     message: subject,
-    entries: pending.map(({ writtenIn, ...e }) => ({ ...e, commit: writtenIn ?? head })),
+    // Object literals, not rest/spread: V8 gives each object made by `{ ...rest }` a hidden class of its own,
+    // 10,000 of them after a partition (about 250 bytes each and slower property access everywhere after).
+    entries: pending.map((e) => ({ key: e.key, meta: e.meta, valueOid: e.valueOid, value: e.value, commit: e.writtenIn ?? head })),
     cleared,
     history,
     maxVersion,

@@ -35,6 +35,11 @@ export interface MergePlan {
   readonly changed: readonly KeyOutcome[]
   /** The root of the directories whose trees differ (merge-trees.ts builds the merged tree from it). */
   readonly root: DiffDir
+  /**
+   * Big directories only main holds, whose keys were not listed: main wins all of them unchanged, so they matter
+   * only to a merge written as file edits from the foreign parent's tree (see localOnlyEdits).
+   */
+  readonly localOnly: readonly DiffDir[]
 }
 
 export interface PlanLimits {
@@ -151,7 +156,7 @@ function splitItems (items: readonly TreeItem[], dir: string, check: string | nu
  * Walks the two trees from the root down, level by level, descending only where the subtree ids differ, and
  * returns the key directories whose files differ. At most mergeReadsInFlightMax tree reads are in flight at once.
  */
-async function differingKeys (gitDir: string, catFile: CatFile, root: DiffDir, foreign: string, limits: PlanLimits): Promise<DifferingKey[]> {
+async function differingKeys (gitDir: string, catFile: CatFile, root: DiffDir, foreign: string, limits: PlanLimits, localOnly: DiffDir[]): Promise<DifferingKey[]> {
   const keys: DifferingKey[] = []
   const lists: DiffDir[] = []
   const localTree = root.local
@@ -184,7 +189,10 @@ async function differingKeys (gitDir: string, catFile: CatFile, root: DiffDir, f
         }
         const oneSide = node.local === null ? f : node.foreign === null ? l : null
         if (node.dir !== '' && oneSide !== null && oneSide.dirs.size > oneSidedListDirsMin) {
-          lists.push(node)
+          // Below a directory only main holds, every key keeps main's entry: nothing to read or decide (after a
+          // partition that is this side's half of the keys). A foreign one is listed in one go and validated.
+          if (node.foreign === null) localOnly.push(node)
+          else lists.push(node)
           return
         }
         for (const name of new Set([...l.dirs.keys(), ...f.dirs.keys()])) {
@@ -199,7 +207,9 @@ async function differingKeys (gitDir: string, catFile: CatFile, root: DiffDir, f
     }
     frontier = next
   }
-  for (const node of lists) keys.push(...await listOneSided(gitDir, node, foreign))
+  for (const node of lists) {
+    for (const k of await listOneSided(gitDir, node, foreign)) keys.push(k)
+  }
   // Keys only main holds were validated when they were written; every other key directory comes from the peer.
   for (const k of keys) k.key = k.foreign.metaOid === null && k.foreign.valueOid === null ? treeDirToKey(k.dir) ?? '' : checkKeyDir(k.dir, foreign, limits)
   return keys.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0))
@@ -212,17 +222,23 @@ async function differingKeys (gitDir: string, catFile: CatFile, root: DiffDir, f
 async function listOneSided (gitDir: string, node: DiffDir, foreign: string): Promise<DifferingKey[]> {
   const isForeign = node.local === null
   const tree = (isForeign ? node.foreign : node.local) as string
-  const out = (await gitOk(gitDir, ['ls-tree', '-r', '-z', tree])).toString('utf8')
+  // Parsed from the bytes, every field its own string: substrings of one big decoded listing would each keep the
+  // whole listing (megabytes after a partition) alive for as long as the index cache holds an entry's blob id.
+  const out = await gitOk(gitDir, ['ls-tree', '-r', '-z', tree])
   const byDir = new Map<string, { metaOid: string | null, valueOid: string | null }>()
-  for (const line of out.split('\u0000')) {
-    if (line === '') continue
-    const tab = line.indexOf('\t')
-    const [mode, , oid] = line.slice(0, tab).split(' ')
-    const path = line.slice(tab + 1)
-    const slash = path.lastIndexOf('/')
-    if (slash < 0) continue // the directory's own files: read with its tree already
-    const dir = `${node.dir}/${path.slice(0, slash)}`
-    const name = path.slice(slash + 1)
+  // Each record: `<mode> <type> <oid>\t<path>\0`.
+  for (let start = 0, end: number; start < out.length; start = end + 1) {
+    end = out.indexOf(0x00, start)
+    if (end < 0) end = out.length
+    const tab = out.indexOf(0x09, start)
+    if (tab < 0 || tab > end) continue
+    const slash = out.lastIndexOf(0x2f, end - 1)
+    if (slash <= tab) continue // the directory's own files: read with its tree already
+    const firstSpace = out.indexOf(0x20, start)
+    const mode = out.toString('latin1', start, firstSpace)
+    const oid = out.toString('latin1', out.lastIndexOf(0x20, tab) + 1, tab)
+    const dir = `${node.dir}/${out.toString('utf8', tab + 1, slash)}`
+    const name = out.toString('utf8', slash + 1, end)
     if (isForeign) {
       if (name !== metaFileName && name !== valueFileName) throw malformed(foreign, `${JSON.stringify(`${dir}/${name}`)} is not a key's ${metaFileName} or ${valueFileName}`)
       if (mode !== fileMode) throw malformed(foreign, `${JSON.stringify(`${dir}/${name}`)} has mode ${mode}, not a plain file`)
@@ -236,7 +252,19 @@ async function listOneSided (gitDir: string, node: DiffDir, foreign: string): Pr
   return [...byDir].map(([dir, files]) => ({ dir, key: '', node: null, local: isForeign ? none : files, foreign: isForeign ? files : none }))
 }
 
+/**
+ * A tree directory made of literal segments only (what keys.ts leaves unencoded: no `%`, no leading `.`). Its key is
+ * the directory itself behind a `/`: such a key is already normalised (no empty, `.` or `..` segment, no control
+ * character) and encodes back to the same directory, so the general decode below would only confirm it.
+ */
+const literalTreeDirPattern = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/
+
 function checkKeyDir (dir: string, foreign: string, limits: PlanLimits): string {
+  if (literalTreeDirPattern.test(dir)) {
+    // ASCII only, so its length is its UTF-8 size.
+    if (dir.length + 1 > limits.keyBytesMax) throw malformed(foreign, `${JSON.stringify('/' + dir)} is not a valid key`)
+    return '/' + dir
+  }
   // treeDirToKey accepts canonical segment encodings of a normalised key only; the size limit is checked here.
   const key = treeDirToKey(dir)
   if (key === null || keyToTreeDir(key) !== dir) throw malformed(foreign, `${JSON.stringify(dir)} is not the directory of any key`)
@@ -267,7 +295,8 @@ async function readEntry (catFile: CatFile, commit: string, files: KeyFiles, dir
  */
 export async function planMerge (gitDir: string, catFile: CatFile, localTree: string | null, foreignTree: string, foreign: string, limits: PlanLimits): Promise<MergePlan> {
   const root = diffDir('', localTree, foreignTree)
-  const keys = localTree === foreignTree ? [] : await differingKeys(gitDir, catFile, root, foreign, limits)
+  const localOnly: DiffDir[] = []
+  const keys = localTree === foreignTree ? [] : await differingKeys(gitDir, catFile, root, foreign, limits, localOnly)
   const outcomes: KeyOutcome[] = []
   const changed: KeyOutcome[] = []
   // cat-file answers in order, so many reads can be in flight at once; a bounded window keeps memory flat.
@@ -287,7 +316,7 @@ export async function planMerge (gitDir: string, catFile: CatFile, localTree: st
       if (l === null || !sameEntry(l, winner)) changed.push(outcome)
     })
   }
-  return { outcomes, changed, root }
+  return { outcomes, changed, root, localOnly }
 }
 
 /**
@@ -303,6 +332,22 @@ export function mergeEdits (plan: MergePlan, baseIsLocal: boolean): Array<{ path
     edits.push({ path: `${dir}/${metaFileName}`, blob: o.winner.metaOid })
     if (o.winner.valueOid !== null) edits.push({ path: `${dir}/${valueFileName}`, blob: o.winner.valueOid })
     else if (base?.valueOid != null) edits.push({ path: `${dir}/${valueFileName}`, blob: null })
+  }
+  return edits
+}
+
+/**
+ * The file edits that add the keys of the plan's local-only directories to the foreign parent's tree (their files
+ * as main holds them), from one `git ls-tree -r` per directory. Needed only when such a merge is written as file
+ * edits from the foreign side; main's files were validated when they were written.
+ */
+export async function localOnlyEdits (gitDir: string, plan: MergePlan): Promise<Array<{ path: string, blob: string }>> {
+  const edits: Array<{ path: string, blob: string }> = []
+  for (const node of plan.localOnly) {
+    for (const k of await listOneSided(gitDir, node, 'main')) {
+      if (k.local.metaOid !== null) edits.push({ path: `${k.dir}/${metaFileName}`, blob: k.local.metaOid })
+      if (k.local.valueOid !== null) edits.push({ path: `${k.dir}/${valueFileName}`, blob: k.local.valueOid })
+    }
   }
   return edits
 }

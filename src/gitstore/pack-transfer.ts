@@ -73,7 +73,9 @@ export async function * createPack (gitDir: string, req: PackRequest, exists: (i
   try {
     child.stdin.end([...want, ...known.map((h) => '^' + h)].join('\n') + '\n')
     for await (const chunk of child.stdout) {
-      yield new Uint8Array(chunk as Buffer)
+      // A view, not `new Uint8Array(chunk)`, which would copy every 64 KiB chunk of the pack once more.
+      const bytes = chunk as Buffer
+      yield new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     }
     const code = await exited
     signal?.throwIfAborted()

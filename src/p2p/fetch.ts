@@ -14,7 +14,7 @@ import { decodeFetchRequest, encodeFetchRequest, isValidFetchRequest, type Fetch
 import { fetchProtocol } from './protocols.js'
 import { combineSignals, errorText, transferError } from './request-response.js'
 import type { P2pStats } from './stats.js'
-import { StreamReader, StreamReadError, abortStream, encodeFrame, sendWithBackpressure } from './stream-io.js'
+import { StreamReader, StreamReadError, abortStream, encodeFrame, encodeTypedFrame, sendWithBackpressure } from './stream-io.js'
 
 export { fetchProtocol }
 
@@ -57,27 +57,33 @@ export async function * fetchPack (libp2p: Libp2p, peer: PeerId, request: FetchR
     await sendWithBackpressure(stream, encodeFrame(encodeFetchRequest(request)), signal)
     await stream.close({ signal })
     while (true) {
-      const frame = await reader.readFrame(p2pFetchFrameBytesMax + 1, signal)
+      const length = await reader.readFrameLength(p2pFetchFrameBytesMax + 1, signal)
       idle.refresh()
-      if (frame === null) throw new StreamReadError('truncated', `the stream ended after ${receivedBytes} bytes without an end frame`)
-      if (frame.byteLength === 0) throw new StreamReadError('malformed', 'empty frame')
-      const type = frame[0]
+      if (length === null) throw new StreamReadError('truncated', `the stream ended after ${receivedBytes} bytes without an end frame`)
+      if (length === 0) throw new StreamReadError('malformed', 'empty frame')
+      const type = (await reader.readExact(1, signal))[0]
       if (type === frameEnd) {
+        await reader.readExact(length - 1, signal)
         complete = true
         return
       }
       if (type === frameError) {
-        const text = new TextDecoder().decode(frame.subarray(1, 1 + p2pFetchErrorTextBytesMax))
+        const text = new TextDecoder().decode((await reader.readExact(length - 1, signal)).subarray(0, p2pFetchErrorTextBytesMax))
         throw new GitConfigError('TRANSFER_FAILED', `${peerText} refused the fetch: ${text}`, { peer: peerText, protocol: fetchProtocol, reason: 'refused', receivedBytes })
       }
       if (type !== frameData) throw new StreamReadError('malformed', `unknown frame type ${type}`)
-      receivedBytes += frame.byteLength - 1
-      if (receivedBytes > options.bytesMax) {
-        throw new GitConfigError('TRANSFER_FAILED', `the pack from ${peerText} exceeds the limit of ${options.bytesMax} bytes`, { peer: peerText, protocol: fetchProtocol, reason: 'overflow', bytesMax: options.bytesMax, receivedBytes })
+      if (receivedBytes + length - 1 > options.bytesMax) {
+        throw new GitConfigError('TRANSFER_FAILED', `the pack from ${peerText} exceeds the limit of ${options.bytesMax} bytes`, { peer: peerText, protocol: fetchProtocol, reason: 'overflow', bytesMax: options.bytesMax, receivedBytes: receivedBytes + length - 1 })
       }
-      if (frame.byteLength > 1) {
+      // A data frame's bytes are passed on as they arrive, not gathered into a buffer of their own first: a pack
+      // is hundreds of such frames, and each gathered copy was one more large allocation per frame.
+      for (let left = length - 1; left > 0;) {
+        const piece = await reader.readSome(left, signal)
+        if (piece === null) throw new StreamReadError('truncated', `stream ended inside a frame, after ${receivedBytes} bytes`)
+        left -= piece.byteLength
+        receivedBytes += piece.byteLength
         idle.stop()
-        yield frame.subarray(1)
+        yield piece
         idle.refresh()
       }
     }
@@ -145,10 +151,7 @@ export async function serveFetch (stream: Stream, remotePeer: string, responder:
 }
 
 async function sendFrame (stream: Stream, type: number, payload: Uint8Array, signal: AbortSignal): Promise<void> {
-  const body = new Uint8Array(1 + payload.byteLength)
-  body[0] = type
-  body.set(payload, 1)
-  await sendWithBackpressure(stream, encodeFrame(body), signal)
+  await sendWithBackpressure(stream, encodeTypedFrame(type, payload), signal)
 }
 
 /** An AbortSignal that fires after `timeoutMs` without progress: an inactivity deadline, not a total one. */

@@ -96,6 +96,16 @@ export class StreamReader {
 
   /** The next length-prefixed frame, or null when the stream ends cleanly between frames. */
   async readFrame (bytesMax: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+    const length = await this.readFrameLength(bytesMax, signal)
+    return length === null ? null : await this.readExact(length, signal)
+  }
+
+  /**
+   * The length prefix of the next frame, or null when the stream ends cleanly between frames; the caller then
+   * reads exactly that many bytes (readSome, readExact), e.g. to pass a large frame on in pieces instead of
+   * assembling it in a buffer of its own.
+   */
+  async readFrameLength (bytesMax: number, signal?: AbortSignal): Promise<number | null> {
     let length = 0
     for (let i = 0; ; i++) {
       if (i === varintBytesMax) throw new StreamReadError('malformed', 'frame length prefix too long')
@@ -108,7 +118,7 @@ export class StreamReader {
       if ((byte[0] & 0x80) === 0) break
     }
     if (length > bytesMax) throw new StreamReadError('oversized', `frame of ${length} bytes exceeds the limit of ${bytesMax}`)
-    return await this.readExact(length, signal)
+    return length
   }
 
   private push (data: Uint8Array): void {
@@ -183,10 +193,20 @@ export function encodeVarint (value: number): Uint8Array {
 
 /** A frame: varint length then the payload, as one buffer (one send, one yamux frame when small). */
 export function encodeFrame (payload: Uint8Array): Uint8Array {
-  const prefix = encodeVarint(payload.byteLength)
-  const out = new Uint8Array(prefix.byteLength + payload.byteLength)
+  return encodeTypedFrame(null, payload)
+}
+
+/**
+ * A frame whose payload is a type byte (when not null) then `body`, built with one allocation and one copy of the
+ * body: a pack streams through here in frames of up to 256 KiB.
+ */
+export function encodeTypedFrame (type: number | null, body: Uint8Array): Uint8Array {
+  const typeBytes = type === null ? 0 : 1
+  const prefix = encodeVarint(typeBytes + body.byteLength)
+  const out = new Uint8Array(prefix.byteLength + typeBytes + body.byteLength)
   out.set(prefix, 0)
-  out.set(payload, prefix.byteLength)
+  if (type !== null) out[prefix.byteLength] = type
+  out.set(body, prefix.byteLength + typeBytes)
   return out
 }
 

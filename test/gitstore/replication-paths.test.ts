@@ -13,7 +13,7 @@ import { CatFile } from '../../src/gitstore/cat-file.js'
 import { chainSince, parseCommitObject, readCommitObject } from '../../src/gitstore/commit-object.js'
 import { mergeCommitMeta } from '../../src/gitstore/merge.js'
 import { mergeEdits, planMerge } from '../../src/gitstore/merge-plan.js'
-import { indexWriteChangesPerBatch, mergeFileEditsMax } from '../../src/limits.js'
+import { indexWriteChangesPerBatch, mergeFileEditsMax, mergeNewTreesMax } from '../../src/limits.js'
 import { git, onCleanup, tempDir } from './helpers.js'
 import { chunksOf, craft, inline, openReplica, pull, snapshot, treeOf, type Replica } from './replication-helpers.js'
 
@@ -94,6 +94,37 @@ test('a large merge of whole subtrees is the same commit as per-file edits throu
   const reopened = await GitConfigStore.open(b.dir, { maintenance: false, clock: b.clock.read })
   onCleanup(t, () => reopened.close())
   assert.deepEqual(await answers(reopened), before)
+})
+
+test('a merge leaves main\'s big one-sided directories unread and lands on one commit from either side', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b', 1_800_000_000_050)
+  await a.store.set('/shared/x', 'base')
+  await pull(b.store, a.store)
+  // Each side's own big directory (more subdirectories than ls-tree's threshold: not listed on the side that holds
+  // it), plus keys from both sides in more directories than mergeNewTreesMax, so that the side whose canonical
+  // base is the foreign parent falls back to per-file edits and must list its own big directory after all.
+  const dirs = mergeNewTreesMax + 6
+  const writes: Array<Promise<unknown>> = []
+  for (let i = 0; i < dirs; i++) {
+    writes.push(a.store.set(`/own-a/k${i}`, `a${i}`), b.store.set(`/own-b/k${i}`, `b${i}`))
+    writes.push(a.store.set(`/mix/d${i}/from-a`, `a${i}`), b.store.set(`/mix/d${i}/from-b`, `b${i}`))
+  }
+  await Promise.all(writes)
+  const headA = a.store.head as string
+  const headB = b.store.head as string
+  // Both merge the other's original head: one of them has main as the first parent, the other the foreign head.
+  await b.store.ingestPack(a.store.createPack({ want: [headA], have: [headB] }), { expect: [headA] })
+  await a.store.ingestPack(b.store.createPack({ want: [headB], have: [headA] }), { expect: [headB] })
+  const [intoB, intoA] = [await b.store.mergeFrom(headA), await a.store.mergeFrom(headB)]
+  assert.equal(intoB.outcome, 'merged')
+  assert.equal(intoA.head, intoB.head, 'the same merge commit on both sides')
+  assert.equal(intoA.changedKeys, 2 * dirs)
+  assert.equal(intoB.changedKeys, 2 * dirs)
+  assert.deepEqual(await snapshot(a.store), await snapshot(b.store))
+  assert.equal(new TextDecoder().decode((await a.store.get(`/own-a/k${dirs - 1}`))?.value), `a${dirs - 1}`)
+  assert.equal(new TextDecoder().decode((await a.store.get(`/own-b/k${dirs - 1}`))?.value), `b${dirs - 1}`)
+  for (const dir of [a.dir, b.dir]) git(dir, 'fsck', '--full', '--strict', '--no-dangling')
 })
 
 const meta = (i: number): string => JSON.stringify({ op: 'set', version: `1800000000${String(i).padStart(3, '0')}.0@node-evil`, expiresAtMs: null, author: 'x', raftIndex: null }) + '\n'

@@ -159,12 +159,14 @@ test('a responder that breaks the stream gives a typed error, not a hang', async
   t.after(() => scratch.cleanup())
   const client = await startHost(scratch, { name: 'client', fetchIdleTimeoutMs: 20_000 })
   const bad = await startRawPeer(scratch)
-  let mode: 'reset' | 'truncate' = 'reset'
+  let mode: 'reset' | 'truncate' | 'cut' = 'reset'
   await bad.handle(fetchProtocol, async (stream) => {
     const reader = new StreamReader(stream)
     await reader.readFrame(1 * MiB)
     const data = new Uint8Array(1 + 200_000)
     for (let i = 0; i < 5; i++) stream.send(encodeFrame(data))
+    // The first 100,000 bytes of one more frame: its 3-byte length, its type byte and 99,996 bytes of data.
+    if (mode === 'cut') stream.send(encodeFrame(data).subarray(0, 100_000))
     if (mode === 'reset') {
       stream.abort(new Error('responder crashed'))
     } else {
@@ -188,5 +190,13 @@ test('a responder that breaks the stream gives a typed error, not a hang', async
     assert.equal(err.code, 'TRANSFER_FAILED')
     assert.equal(err.details.reason, 'truncated')
     assert.equal(err.details.receivedBytes, 5 * 200_000)
+  })
+
+  await t.test('clean end of stream inside a data frame: TRANSFER_FAILED truncated, counting the bytes passed on', async () => {
+    mode = 'cut'
+    const err = await fetchError(client.fetch(bad.peerId.toString(), request))
+    assert.equal(err.code, 'TRANSFER_FAILED')
+    assert.equal(err.details.reason, 'truncated')
+    assert.equal(err.details.receivedBytes, 5 * 200_000 + 99_996)
   })
 })
