@@ -1,11 +1,12 @@
 // Plumbing for the replication tests: several stores in temp dirs exchanging packs in-process, the way the node
 // does over the network (createPack -> ingestPack -> mergeFrom).
 import { spawnSync } from 'node:child_process'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import type { GitConfigStore } from '../../src/index.js'
+import { GitConfigStore } from '../../src/index.js'
 import type { MergeResult } from '../../src/gitstore/store.js'
-import { FakeClock, git, openTempStore, tempDir } from './helpers.js'
+import { FakeClock, git, onCleanup, openTempStore, tempDir } from './helpers.js'
 
 export interface Replica {
   readonly store: GitConfigStore
@@ -18,6 +19,15 @@ export async function openReplica (t: TestContext, nodeId: string, startMs = 1_8
   const clock = new FakeClock(startMs)
   const { store, dir } = await openTempStore(t, { nodeId, clock: clock.read })
   return { store, dir, clock }
+}
+
+/** Closes the replica's store, deletes its index and opens it again, so the index is rebuilt from git alone. */
+export async function reopenWithoutIndex (t: TestContext, r: Replica): Promise<GitConfigStore> {
+  await r.store.close()
+  await rm(join(r.dir, 'gitconfig', 'index'), { recursive: true, force: true })
+  const reopened = await GitConfigStore.open(r.dir, { maintenance: false, clock: r.clock.read })
+  onCleanup(t, () => reopened.close())
+  return reopened
 }
 
 export async function collect (chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {

@@ -6,7 +6,6 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigError, GitConfigStore } from '../../src/index.js'
 import { CatFile } from '../../src/gitstore/cat-file.js'
@@ -15,7 +14,7 @@ import { mergeCommitMeta } from '../../src/gitstore/merge.js'
 import { mergeEdits, planMerge } from '../../src/gitstore/merge-plan.js'
 import { indexWriteChangesPerBatch, mergeFileEditsMax, mergeNewTreesMax } from '../../src/limits.js'
 import { git, onCleanup, tempDir } from './helpers.js'
-import { chunksOf, craft, inline, openReplica, pull, snapshot, treeOf, type Replica } from './replication-helpers.js'
+import { chunksOf, craft, inline, openReplica, pull, reopenWithoutIndex, snapshot, treeOf, type Replica } from './replication-helpers.js'
 
 const limits = { keyBytesMax: 1024, valueBytesMax: 1024 * 1024 }
 
@@ -89,10 +88,7 @@ test('a large merge of whole subtrees is the same commit as per-file edits throu
   })
   await b.store.flush()
   const before = await answers(b.store)
-  await b.store.close()
-  await rm(join(b.dir, 'gitconfig', 'index'), { recursive: true, force: true })
-  const reopened = await GitConfigStore.open(b.dir, { maintenance: false, clock: b.clock.read })
-  onCleanup(t, () => reopened.close())
+  const reopened = await reopenWithoutIndex(t, b)
   assert.deepEqual(await answers(reopened), before)
 })
 

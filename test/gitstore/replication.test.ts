@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { GitConfigStore } from '../../src/index.js'
 import type { GroupCommitter } from '../../src/gitstore/group-commit.js'
 import { eventually, git, onCleanup, take, text } from './helpers.js'
-import { openReplica, pull, snapshot, treeOf } from './replication-helpers.js'
+import { openReplica, pull, reopenWithoutIndex, snapshot, treeOf } from './replication-helpers.js'
 
 test('divergent writes on two stores merge to the same commit and tree on both, whichever merges first', async (t) => {
   const a = await openReplica(t, 'node-a')
@@ -136,10 +136,7 @@ test('after merges, an index rebuilt from git gives the same answers', async (t)
   await a.store.flush()
   const before = await answers(a.store)
   assert.deepEqual(before, await answers(b.store), 'both nodes answer alike')
-  await a.store.close()
-  await rm(join(a.dir, 'gitconfig', 'index'), { recursive: true, force: true })
-  const reopened = await GitConfigStore.open(a.dir, { maintenance: false, clock: a.clock.read })
-  onCleanup(t, () => reopened.close())
+  const reopened = await reopenWithoutIndex(t, a)
   assert.deepEqual(await answers(reopened), before)
 })
 
