@@ -21,6 +21,15 @@ export async function openReplica (t: TestContext, nodeId: string, startMs = 1_8
   return { store, dir, clock }
 }
 
+/** What a user can ask a store about `keys`: every live key and value, and each key's value and history. */
+export async function answersAbout (store: GitConfigStore, keys: readonly string[]): Promise<unknown> {
+  return {
+    list: await snapshot(store),
+    gets: await Promise.all(keys.map(async (k) => await store.get(k))),
+    history: await Promise.all(keys.map(async (k) => await store.history(k)))
+  }
+}
+
 /** Closes the replica's store, deletes its index and opens it again, so the index is rebuilt from git alone. */
 export async function reopenWithoutIndex (t: TestContext, r: Replica): Promise<GitConfigStore> {
   await r.store.close()

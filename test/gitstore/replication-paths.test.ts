@@ -14,7 +14,7 @@ import { mergeCommitMeta } from '../../src/gitstore/merge.js'
 import { mergeEdits, planMerge } from '../../src/gitstore/merge-plan.js'
 import { indexWriteChangesPerBatch, mergeFileEditsMax, mergeNewTreesMax } from '../../src/limits.js'
 import { git, onCleanup, tempDir } from './helpers.js'
-import { chunksOf, craft, inline, openReplica, pull, reopenWithoutIndex, snapshot, treeOf, type Replica } from './replication-helpers.js'
+import { answersAbout, chunksOf, craft, inline, openReplica, pull, reopenWithoutIndex, snapshot, treeOf, type Replica } from './replication-helpers.js'
 
 const limits = { keyBytesMax: 1024, valueBytesMax: 1024 * 1024 }
 
@@ -81,11 +81,7 @@ test('a large merge of whole subtrees is the same commit as per-file edits throu
 
   // The sliced index write gives the answers a rebuild from git gives.
   const probe = ['/shared/x', '/shared/only-a', '/side-a/k0', `/side-a/k${keysPerSide - 1}`, '/side-b/k7']
-  const answers = async (s: GitConfigStore): Promise<unknown> => ({
-    list: await snapshot(s),
-    gets: await Promise.all(probe.map(async (k) => await s.get(k))),
-    history: await Promise.all(probe.map(async (k) => await s.history(k)))
-  })
+  const answers = async (s: GitConfigStore): Promise<unknown> => await answersAbout(s, probe)
   await b.store.flush()
   const before = await answers(b.store)
   const reopened = await reopenWithoutIndex(t, b)

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { GitConfigStore } from '../../src/index.js'
 import type { GroupCommitter } from '../../src/gitstore/group-commit.js'
 import { eventually, git, onCleanup, take, text } from './helpers.js'
-import { openReplica, pull, reopenWithoutIndex, snapshot, treeOf } from './replication-helpers.js'
+import { answersAbout, openReplica, pull, reopenWithoutIndex, snapshot, treeOf } from './replication-helpers.js'
 
 test('divergent writes on two stores merge to the same commit and tree on both, whichever merges first', async (t) => {
   const a = await openReplica(t, 'node-a')
@@ -128,11 +128,7 @@ test('after merges, an index rebuilt from git gives the same answers', async (t)
   }
   assert.equal(a.store.head, b.store.head)
   const keys = Array.from({ length: 5 }, (_, i) => `/k${i}`)
-  const answers = async (s: GitConfigStore): Promise<unknown> => ({
-    list: await snapshot(s),
-    gets: await Promise.all(keys.map(async (k) => await s.get(k))),
-    history: await Promise.all(keys.map(async (k) => await s.history(k)))
-  })
+  const answers = async (s: GitConfigStore): Promise<unknown> => await answersAbout(s, keys)
   await a.store.flush()
   const before = await answers(a.store)
   assert.deepEqual(before, await answers(b.store), 'both nodes answer alike')
