@@ -31,32 +31,40 @@ export async function runNodeStart (rawFlags: Record<string, string | string[] |
     ...(flags.remote === undefined ? {} : { remote: flags.remote }),
     syncIntervalSeconds: parseInteger(flags.syncInterval ?? '30', '--sync-interval', 1, 24 * 3600)
   })
+  // The handlers go in before the node starts: a supervisor (or a test) may signal as soon as it reads the address
+  // line, and a signal that found no handler would kill the node without its graceful stop. A signal during start-up
+  // stops the node once it has started.
+  let signalled: NodeJS.Signals | null = null
+  let wake: (() => void) | null = null
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled !== null) {
+      process.stderr.write(`error: second ${signal} during shutdown; exiting now\n`)
+      process.exit(1)
+    }
+    signalled = signal
+    wake?.()
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+
   const address = await node.start()
   // Also on stderr in plain text, whatever the log level, so scripts and tests can find ephemeral ports. The p2p
   // lines come first: a reader that waits for the HTTP line has them too.
   for (const addr of node.p2pMultiaddrs) process.stderr.write(`gitconfig p2p listening on ${addr}\n`)
   process.stderr.write(`gitconfig node listening on ${address.url} (repository ${node.options.repo})\n`)
 
-  await new Promise<void>(resolve => {
-    let stopping = false
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        process.stderr.write(`error: second ${signal} during shutdown; exiting now\n`)
-        process.exit(1)
-      }
-      stopping = true
-      node.logger.info({ signal }, 'signal received; shutting down')
-      const force = setTimeout(() => {
-        process.stderr.write(`error: shutdown took longer than ${shutdownGraceMs} ms; exiting now\n`)
-        process.exit(1)
-      }, shutdownGraceMs)
-      force.unref()
-      node.stop().then(() => { clearTimeout(force); resolve() }, (err: unknown) => {
-        process.stderr.write(`error: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`)
-        process.exit(1)
-      })
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
+  if (signalled === null) await new Promise<void>((resolve) => { wake = resolve })
+  node.logger.info({ signal: signalled }, 'signal received; shutting down')
+  const force = setTimeout(() => {
+    process.stderr.write(`error: shutdown took longer than ${shutdownGraceMs} ms; exiting now\n`)
+    process.exit(1)
+  }, shutdownGraceMs)
+  force.unref()
+  try {
+    await node.stop()
+  } catch (err) {
+    process.stderr.write(`error: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  }
+  clearTimeout(force)
 }
