@@ -7,6 +7,7 @@
 //
 //   npm run bench:http                      # 10 s per load run
 //   BENCH_SECONDS=5 npm run bench:http
+//   GITCONFIG_CLI_ENTRY=bin/gitconfig npm run bench:http   # the node as users run it (after npm run build); from source otherwise
 //
 // etcd is skipped with a message when the `etcd` binary is absent (Debian: apt-get install etcd-server).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -21,6 +22,7 @@ import { SseParser } from '../src/client/sse.js'
 import { GitConfigStore } from '../src/index.js'
 import { setsPerSecondFor } from './store-load.js'
 import { gitAloneCommits, type GitAloneResult } from './git-alone.js'
+import { cliCommand } from '../test/support/cli.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
@@ -236,8 +238,9 @@ async function interleavedGets (nodeUrl: string, emptyUrl: string): Promise<{ no
 }
 
 async function benchGitconfig (dir: string, emptyUrl: string): Promise<TargetResults & { emptyGet: LoadResult }> {
-  const { child, match } = await startProcess(process.execPath,
-    ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'node', 'start', '--http-port', '0', '--repo', join(dir, 'gitconfig'), '--log-level', 'warn'],
+  const [command, entry] = cliCommand()
+  const { child, match } = await startProcess(command,
+    [...entry, 'node', 'start', '--http-port', '0', '--repo', join(dir, 'gitconfig'), '--log-level', 'warn'],
     /listening on (http:\/\/\S+)/, 'gitconfig node')
   const url = match[1]
   try {

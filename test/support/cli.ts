@@ -15,14 +15,21 @@ export interface CliResult {
 }
 
 /**
- * Benchmarks may run the compiled CLI instead (`npm run build`, then GITCONFIG_CLI_ENTRY=dist/src/cli/main.js):
- * what users run, without tsx's compiler in every node's memory.
+ * Benchmarks may run what users run instead: the `gitconfig` command (`npm run build`, then
+ * GITCONFIG_CLI_ENTRY=bin/gitconfig), or the compiled CLI under plain node (GITCONFIG_CLI_ENTRY=dist/src/cli/main.js),
+ * without tsx's compiler in every node's memory.
  */
 const compiledEntry = process.env.GITCONFIG_CLI_ENTRY
 
+/** The program and leading arguments that run the CLI (see GITCONFIG_CLI_ENTRY above). */
+export function cliCommand (): [string, string[]] {
+  if (compiledEntry === undefined) return [process.execPath, ['--import', 'tsx', mainTs]]
+  return /\.[cm]?js$/.test(compiledEntry) ? [process.execPath, [resolve(compiledEntry)]] : [resolve(compiledEntry), []]
+}
+
 function spawnCli (args: string[], env: Record<string, string | undefined>): ChildProcess {
-  const entry = compiledEntry === undefined ? ['--import', 'tsx', mainTs] : [resolve(compiledEntry)]
-  const child = spawn(process.execPath, [...entry, ...args], {
+  const [command, entry] = cliCommand()
+  const child = spawn(command, [...entry, ...args], {
     env: { ...process.env, GITCONFIG_HTTP: undefined, GITCONFIG_TOKEN: undefined, GITCONFIG_TOKEN_FILE: undefined, ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })
