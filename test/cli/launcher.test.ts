@@ -36,13 +36,17 @@ async function npmStyleLink (): Promise<string> {
   return link
 }
 
+/** What each started child printed on stderr. */
+const stderrOf = new Map<ChildProcess, string>()
+
 /** Starts `node start` through `command`; resolves with the child once it printed the address it bound. */
-async function startNode (command: string, env: Record<string, string | undefined>): Promise<ChildProcess> {
+async function startNode (command: string, env: Record<string, string | undefined>, commandArgs = ['node', 'start']): Promise<ChildProcess> {
   assert.ok(existsSync(join(root, 'dist', 'src', 'cli', 'main.js')), 'dist/ is missing: run npm run build')
   const repo = join(await tempDir(), 'repo')
-  const child = spawn(command, ['node', 'start', '--repo', repo, '--http-port', '0', '--log-level', 'warn'], {
+  const child = spawn(command, [...commandArgs, '--repo', repo, '--http-port', '0', '--log-level', 'warn'], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe']
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: root
   })
   children.push(child)
   let stderr = ''
@@ -50,6 +54,7 @@ async function startNode (command: string, env: Record<string, string | undefine
     const guard = setTimeout(() => { reject(new Error(`the node did not start: ${stderr}`)) }, 60_000)
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString('utf8')
+      stderrOf.set(child, stderr)
       if (stderr.includes('gitconfig node listening on')) { clearTimeout(guard); resolve() }
     })
     child.on('exit', (code) => { clearTimeout(guard); reject(new Error(`exited ${code}: ${stderr}`)) })
@@ -104,4 +109,12 @@ test('without a build the command says how to make one and exits non-zero', asyn
   const r = spawnSync(join(d, 'bin', 'gitconfig'), ['--version'], { encoding: 'utf8' })
   assert.equal(r.status, 5)
   assert.match(r.stderr, /dist\/src\/cli\/main\.js is missing: build it with 'npm ci' or 'npm run build'/)
+})
+
+test('npm start (the README\'s start command) serves a node, and SIGTERM to npm stops the node gracefully', async () => {
+  const child = await startNode('npm', { NODE_OPTIONS: undefined }, ['start', '--silent', '--'])
+  const url = /gitconfig node listening on (\S+)/.exec(stderrOf.get(child) ?? '')?.[1] ?? ''
+  assert.equal((await fetch(`${url}/health`)).status, 200)
+  assert.equal(await stop(child), 0)
+  await assert.rejects(fetch(`${url}/health`))
 })
