@@ -197,7 +197,7 @@ export function buildProgram (): Command {
     .option('--request-bytes-max <n>', 'largest request body in bytes')
     .option('--p2p-port <port>', 'replicate with other nodes over libp2p on this TCP port; 0 picks a free one (the multiaddr is printed)')
     .option('--p2p-host <address>', 'IP address the p2p port listens on', '127.0.0.1')
-    .option('--bootstrap <multiaddr>', 'a peer to join, as another node prints it (/ip4/.../tcp/.../p2p/...); repeatable', collect, [])
+    .option('--bootstrap <multiaddr>', 'a node to join: its p2p address (/ip4/10.0.0.1/tcp/4001) or the full multiaddr it prints (.../p2p/<PeerId>); repeatable', collect, [])
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--auth-token-file <file>', 'require "Authorization: Bearer <token>" with this file\'s token on every route but /health')

@@ -24,7 +24,7 @@ const nodeOptionsSchema = z.strictObject({
   p2pPort: z.number().int().min(0).max(65535).optional(),
   /** IP address the p2p port listens on (the p2p layer checks that it is an IPv4 or IPv6 address). */
   p2pHost: z.string().min(1).default('127.0.0.1'),
-  /** Peers to join: full multiaddrs ending in /p2p/<PeerId>, as another node prints them at start. */
+  /** Peers to join: TCP multiaddrs, optionally ending in /p2p/<PeerId> (as another node prints them at start). */
   bootstrap: z.array(z.string().min(1).max(p2pMultiaddrBytesMax)).max(p2pBootstrapAddrsMax).default([]),
   /** libp2p identity file; default <repo>/gitconfig/p2p.key (the store's state folder), created when missing. */
   p2pKeyFile: z.string().min(1).optional(),

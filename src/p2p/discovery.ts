@@ -5,13 +5,15 @@
 // - the re-dial loop: libp2p's bootstrap module dials once and its reconnect queue gives up after a few tries, so
 //   this loop dials every known peer that is not connected, with capped exponential backoff, forever for bootstrap
 //   peers. Known peers are also tagged keep-alive so libp2p reconnects at once after a disconnect (decision 0402).
+//   A bootstrap address without /p2p/<PeerId> is dialled as it is, whenever no connection to the peer last found
+//   there is open; whoever answers is recorded as a bootstrap peer (decision 0408).
 import { KEEP_ALIVE, type Libp2p, type PeerId, type Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { p2pDialTimeoutMs, p2pPeerListBytesMax, p2pRedialConcurrencyMax } from '../limits.js'
 import { decodePeerList, encodePeerList, type PeerRecord } from './messages.js'
 import { splitPeerId, type BootstrapPeer } from './options.js'
-import { PeerBook, type PeerBookEntry } from './peer-book.js'
+import { PeerBook, redialBackoffMs, type PeerBookEntry } from './peer-book.js'
 import { peersProtocol } from './protocols.js'
 import { requestOnce, serveOnce } from './request-response.js'
 import type { P2pStats } from './stats.js'
@@ -24,9 +26,19 @@ export interface DiscoveryOptions {
   readonly requestTimeoutMs: number
 }
 
+/** A bootstrap address given without a peer id, and the peer found there last. */
+interface AddressTarget {
+  readonly addr: Multiaddr
+  peerId: string | null
+  failures: number
+  nextDialAtMs: number
+  dialing: boolean
+}
+
 export class PeerDiscovery {
   private readonly book: PeerBook
   private readonly dialing = new Set<string>()
+  private readonly addressTargets: AddressTarget[] = []
   private timer: NodeJS.Timeout | null = null
   private redialScheduled = false
   private running = false
@@ -39,6 +51,10 @@ export class PeerDiscovery {
   async start (): Promise<void> {
     this.running = true
     for (const peer of this.options.bootstrap) {
+      if (peer.peerId === null) {
+        this.addressTargets.push({ addr: peer.addr, peerId: null, failures: 0, nextDialAtMs: Date.now(), dialing: false })
+        continue
+      }
       this.book.add(peer.peerId.toString(), [peer.addr], 'bootstrap')
       await this.tagKeepAlive(peer.peerId, [peer.addr])
     }
@@ -182,6 +198,32 @@ export class PeerDiscovery {
       }
       this.dial(entry)
     }
+    const now = Date.now()
+    for (const target of this.addressTargets) {
+      if (target.dialing || target.nextDialAtMs > now) continue
+      if (target.peerId !== null && (this.isConnected(target.peerId) || this.dialing.has(target.peerId))) continue
+      this.dialAddress(target)
+    }
+  }
+
+  /** Dials a bootstrap address that names no peer, and records whoever answers as a bootstrap peer. */
+  private dialAddress (target: AddressTarget): void {
+    target.dialing = true
+    this.stats.increment('redialAttempts')
+    this.libp2p.dial(target.addr, { signal: AbortSignal.timeout(p2pDialTimeoutMs) })
+      .then(async (connection) => {
+        target.failures = 0
+        const peer = connection.remotePeer
+        target.peerId = peer.toString()
+        this.book.add(target.peerId, [target.addr], 'bootstrap')
+        this.book.markConnected(target.peerId)
+        await this.tagKeepAlive(peer, [target.addr]).catch(() => {})
+      }, () => {
+        target.failures++
+        target.nextDialAtMs = Date.now() + redialBackoffMs(target.failures)
+        this.stats.increment('redialFailures')
+      })
+      .finally(() => { target.dialing = false })
   }
 
   private dial (entry: PeerBookEntry): void {

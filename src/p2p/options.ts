@@ -41,7 +41,11 @@ export interface P2pHostOptions {
 }
 
 export interface BootstrapPeer {
-  readonly peerId: PeerId
+  /**
+   * The peer the address names, or null for an address without /p2p/<PeerId>: then the peer is whoever answers
+   * there, its id learned from the connection's handshake (the cluster key, when set, still decides who may answer).
+   */
+  readonly peerId: PeerId | null
   /** The address without its /p2p/<PeerId> suffix. */
   readonly addr: Multiaddr
   readonly text: string
@@ -105,7 +109,10 @@ export function validateP2pHostOptions (input: unknown): ValidP2pHostOptions {
   })
 }
 
-/** Parses `/ip4/1.2.3.4/tcp/4001/p2p/12D3Koo...`; throws INVALID_ARGUMENT naming the entry otherwise. */
+/**
+ * Parses `/ip4/1.2.3.4/tcp/4001/p2p/12D3Koo...` or, without a peer id, `/ip4/1.2.3.4/tcp/4001`; throws
+ * INVALID_ARGUMENT naming the entry otherwise.
+ */
 export function parseBootstrapAddr (text: string): BootstrapPeer {
   const invalid = (why: string): GitConfigError =>
     new GitConfigError('INVALID_ARGUMENT', `invalid bootstrap address ${JSON.stringify(text)}: ${why}`, { bootstrap: text })
@@ -116,9 +123,10 @@ export function parseBootstrapAddr (text: string): BootstrapPeer {
     throw invalid(err instanceof Error ? err.message : String(err))
   }
   const split = splitPeerId(addr)
-  if (split === null) throw invalid('it must end in /p2p/<PeerId>')
-  if (split.addr.getComponents().length === 0) throw invalid('it has no transport address before /p2p/<PeerId>')
-  return { peerId: split.peerId, addr: split.addr, text }
+  const transport = split?.addr ?? addr
+  if (!transport.getComponents().some((c) => c.name === 'tcp')) throw invalid('it needs a TCP address, like /ip4/10.0.0.1/tcp/4001')
+  if (transport.getComponents().some((c) => c.name === 'p2p')) throw invalid('its /p2p/ part must be a valid PeerId, and only at the end')
+  return { peerId: split?.peerId ?? null, addr: transport, text }
 }
 
 /** Separates a trailing /p2p/<PeerId> from an address; null when there is none or it does not parse. */

@@ -20,6 +20,11 @@ export interface PeerBookEntry {
   unreachableSinceMs: number | null
 }
 
+/** How long to wait before the next dial after `failures` consecutive failed ones: exponential, capped. */
+export function redialBackoffMs (failures: number): number {
+  return Math.min(p2pRedialBackoffMsMax, p2pRedialBackoffMsMin * 2 ** Math.min(Math.max(failures, 1) - 1, 16))
+}
+
 export class PeerBook {
   private readonly entries = new Map<string, PeerBookEntry>()
 
@@ -88,8 +93,7 @@ export class PeerBook {
     if (entry === undefined) return
     entry.failures++
     entry.unreachableSinceMs ??= this.nowMs()
-    const backoffMs = Math.min(p2pRedialBackoffMsMax, p2pRedialBackoffMsMin * 2 ** Math.min(entry.failures - 1, 16))
-    entry.nextDialAtMs = this.nowMs() + backoffMs
+    entry.nextDialAtMs = this.nowMs() + redialBackoffMs(entry.failures)
   }
 
   /** Peers that are not connected, have an address, and whose backoff has elapsed. */

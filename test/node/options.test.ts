@@ -68,9 +68,9 @@ test('node options: replication is off by default; bootstrap needs a p2p port; t
 
 test('a node with a bad bootstrap address fails to start with INVALID_ARGUMENT and releases the repository', async () => {
   await withTempDir(async (dir) => {
-    const options = { repo: join(dir, 'repo'), httpPort: 0, p2pPort: 0, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }
+    const options = { repo: join(dir, 'repo'), httpPort: 0, p2pPort: 0, bootstrap: ['/ip4/127.0.0.1/udp/4001'] }
     const node = new GitConfigNode(options, { logger: pino({ level: 'silent' }) })
-    await assert.rejects(node.start(), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /p2p/.test(err.message))
+    await assert.rejects(node.start(), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /bootstrap address .* needs a TCP address/.test(err.message))
     const again = new GitConfigNode({ ...options, p2pPort: undefined, bootstrap: [] }, { logger: pino({ level: 'silent' }) })
     await again.start()
     await again.stop()

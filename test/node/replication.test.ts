@@ -27,8 +27,12 @@ test('scenario 2 over p2p: three nodes converge through writes, a SIGKILL restar
   assert.equal(n1.multiaddrs.length > 0, true, 'node 1 prints its multiaddr')
   const boot = n1.multiaddrs[0]
   assert.match(boot, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3Koo\w+$/)
-  const joinArgs = ['--p2p-port', '0', '--bootstrap', boot]
-  const [n2, n3] = await Promise.all([startClusterNode(join(base, 'dc2'), joinArgs), startClusterNode(join(base, 'dc3'), joinArgs)])
+  // Node 2 joins node 1's full multiaddr, node 3 its bare address (the README's form): whoever answers there.
+  const bareJoinArgs = ['--p2p-port', '0', '--bootstrap', boot.split('/p2p/')[0]]
+  const [n2, n3] = await Promise.all([
+    startClusterNode(join(base, 'dc2'), ['--p2p-port', '0', '--bootstrap', boot]),
+    startClusterNode(join(base, 'dc3'), bareJoinArgs)
+  ])
   const nodes = [n1, n2, n3]
 
   await t.test('/status lists the peers and the p2p multiaddrs', async () => {
@@ -54,7 +58,7 @@ test('scenario 2 over p2p: three nodes converge through writes, a SIGKILL restar
     assert.deepEqual(await n3.proc.stop('SIGKILL'), { code: null, signal: 'SIGKILL' })
     await put(n1.url, '/down/k1', 'while-down-1')
     await put(n2.url, '/down/k2', 'while-down-2')
-    await restartClusterNode(n3, joinArgs)
+    await restartClusterNode(n3, bareJoinArgs)
     await waitForValue(n3.url, '/down/k1', 'while-down-1')
     await waitForValue(n3.url, '/down/k2', 'while-down-2')
     await put(n3.url, '/down/k3', 'after-restart')

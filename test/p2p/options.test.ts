@@ -10,14 +10,19 @@ function rejects (fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (err: unknown) => isGitConfigError(err) && err.code === 'INVALID_ARGUMENT' && pattern.test(err.message))
 }
 
-test('bootstrap addresses must be multiaddrs ending in /p2p/<PeerId>', () => {
+test('bootstrap addresses are TCP multiaddrs, with or without a trailing /p2p/<PeerId>', () => {
   const parsed = parseBootstrapAddr(`/ip4/127.0.0.1/tcp/4001/p2p/${peerId}`)
-  assert.equal(parsed.peerId.toString(), peerId)
+  assert.equal(parsed.peerId?.toString(), peerId)
   assert.equal(parsed.addr.toString(), '/ip4/127.0.0.1/tcp/4001')
-  rejects(() => parseBootstrapAddr('/ip4/127.0.0.1/tcp/4001'), /must end in \/p2p\/<PeerId>/)
+  const bare = parseBootstrapAddr('/ip4/127.0.0.1/tcp/4001')
+  assert.equal(bare.peerId, null)
+  assert.equal(bare.addr.toString(), '/ip4/127.0.0.1/tcp/4001')
+  assert.equal(parseBootstrapAddr('/dns4/dc1.example/tcp/4001').peerId, null)
   rejects(() => parseBootstrapAddr('127.0.0.1:4001'), /invalid bootstrap address/)
-  rejects(() => parseBootstrapAddr(`/p2p/${peerId}`), /no transport address/)
+  rejects(() => parseBootstrapAddr(`/p2p/${peerId}`), /needs a TCP address/)
+  rejects(() => parseBootstrapAddr('/ip4/127.0.0.1'), /needs a TCP address/)
   rejects(() => parseBootstrapAddr('/ip4/127.0.0.1/tcp/4001/p2p/notapeerid'), /invalid bootstrap address/)
+  rejects(() => parseBootstrapAddr(`/ip4/127.0.0.1/tcp/4001/p2p/${peerId}/p2p/${peerId}`), /invalid bootstrap address/)
 })
 
 test('options get defaults, loopback listening, and unknown or bad values are refused', () => {
@@ -30,5 +35,5 @@ test('options get defaults, loopback listening, and unknown or bad values are re
   rejects(() => validateP2pHostOptions({ ...base, listenHost: 'localhost' }), /listenHost/)
   rejects(() => validateP2pHostOptions({ ...base, colour: 'blue' }), /colour|unrecognized/i)
   rejects(() => validateP2pHostOptions({ keyFile: '/tmp/k' }), /localHeads/)
-  rejects(() => validateP2pHostOptions({ ...base, bootstrap: ['/ip4/1.2.3.4/tcp/1'] }), /bootstrap/)
+  rejects(() => validateP2pHostOptions({ ...base, bootstrap: ['/ip4/1.2.3.4/udp/1'] }), /bootstrap/)
 })

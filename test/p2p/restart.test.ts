@@ -63,3 +63,25 @@ test('restarted nodes keep their PeerId and their peers reconnect, to bootstrap 
     await waitUntil(() => isConnected(n2, n3), 'n2 to reconnect to n3')
   })
 })
+
+test('a bootstrap address without a PeerId: whoever answers there is joined, again after a restart, and a new identity at the address too', async (t) => {
+  const scratch = new Scratch()
+  t.after(() => scratch.cleanup())
+  const boot = await startHost(scratch, { name: 'boot' })
+  const port = portOf(boot.multiaddrs()[0])
+  const node = await startHost(scratch, { name: 'node', bootstrap: [`/ip4/127.0.0.1/tcp/${port}`] })
+  await waitUntil(() => isConnected(node, boot), 'the node to join the peer at the bare address')
+  assert.equal(node.peers().find(p => p.peerId === boot.peerId)?.bootstrap, true)
+
+  await boot.stop()
+  await waitUntil(() => !isConnected(node, boot), 'the peer to be seen as gone')
+  const revived = await startHost(scratch, { name: 'boot', port })
+  await waitUntil(() => isConnected(node, revived), 'the node to reconnect to the restarted peer')
+
+  // The address now answers with another identity (the peer's state folder was replaced): the node joins it.
+  await revived.stop()
+  await waitUntil(() => !isConnected(node, revived), 'the peer to be seen as gone')
+  const replaced = await startHost(scratch, { name: 'other', port })
+  assert.notEqual(replaced.peerId, boot.peerId)
+  await waitUntil(() => isConnected(node, replaced), 'the node to join the new identity at the address')
+})
