@@ -13,7 +13,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
-import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -23,6 +22,7 @@ import { GitConfigStore } from '../src/index.js'
 import { setsPerSecondFor } from './store-load.js'
 import { gitAloneCommits, type GitAloneResult } from './git-alone.js'
 import { cliCommand } from '../test/support/cli.js'
+import { freePort } from '../test/support/ports.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
@@ -44,14 +44,6 @@ function track (child: ChildProcess): ChildProcess {
   children.add(child)
   child.on('exit', () => { children.delete(child) })
   return child
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return typeof address === 'object' && address !== null ? address.port : 0
 }
 
 /** Runs the load generator (bench/http-load.ts, autocannon) in its own process and returns its summary. */

@@ -50,9 +50,10 @@ export class PeerDiscovery {
   /** Call once libp2p is listening: records the bootstrap peers and starts dialling them. */
   async start (): Promise<void> {
     this.running = true
+    const ownAddrs = this.libp2p.getMultiaddrs().map(a => splitPeerId(a)?.addr ?? a)
     for (const peer of this.options.bootstrap) {
       if (peer.peerId === null) {
-        this.addressTargets.push({ addr: peer.addr, peerId: null, failures: 0, nextDialAtMs: Date.now(), dialing: false })
+        if (!ownAddrs.some((a) => a.equals(peer.addr))) this.addressTargets.push({ addr: peer.addr, peerId: null, failures: 0, nextDialAtMs: Date.now(), dialing: false })
         continue
       }
       this.book.add(peer.peerId.toString(), [peer.addr], 'bootstrap')
@@ -218,7 +219,9 @@ export class PeerDiscovery {
         this.book.add(target.peerId, [target.addr], 'bootstrap')
         this.book.markConnected(target.peerId)
         await this.tagKeepAlive(peer, [target.addr]).catch(() => {})
-      }, () => {
+      }, (err: Error) => {
+        // A node is often given the whole cluster's list, its own address included: whoever answers there is us.
+        if (err.name === 'InvalidPeerIdError') { this.addressTargets.splice(this.addressTargets.indexOf(target), 1); return }
         target.failures++
         target.nextDialAtMs = Date.now() + redialBackoffMs(target.failures)
         this.stats.increment('redialFailures')

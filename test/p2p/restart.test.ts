@@ -1,5 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { setTimeout as delay } from 'node:timers/promises'
+import { freePort } from '../support/ports.js'
 import { Scratch, isConnected, startHost, waitForEvent, waitUntil } from './helpers.js'
 
 function portOf (addr: string): number {
@@ -84,4 +86,21 @@ test('a bootstrap address without a PeerId: whoever answers there is joined, aga
   const replaced = await startHost(scratch, { name: 'other', port })
   assert.notEqual(replaced.peerId, boot.peerId)
   await waitUntil(() => isConnected(node, replaced), 'the node to join the new identity at the address')
+})
+
+test('a node given its own address among bare bootstrap addresses does not keep dialling itself', async (t) => {
+  const scratch = new Scratch()
+  t.after(() => scratch.cleanup())
+  const other = await startHost(scratch, { name: 'other' })
+  const port = await freePort()
+  // The same list for every node of a cluster: its own address as it listens, and again under another name.
+  const node = await startHost(scratch, {
+    name: 'node', port, bootstrap: [`/ip4/127.0.0.1/tcp/${port}`, `/dns4/localhost/tcp/${port}`, `/ip4/127.0.0.1/tcp/${portOf(other.multiaddrs()[0])}`]
+  })
+  await waitUntil(() => isConnected(node, other), 'the node to join the other peer')
+  const attempts = node.counters().redialAttempts
+  await delay(2_000) // ten re-dial intervals
+  assert.equal(node.counters().redialFailures, 0)
+  assert.equal(node.counters().redialAttempts, attempts, 'no dial after the first round')
+  assert.deepEqual(node.peers().map(p => p.peerId), [other.peerId])
 })
