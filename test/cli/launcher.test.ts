@@ -84,7 +84,7 @@ test('the command runs through the link npm makes, from any folder', async () =>
 })
 
 test('node start: the spawned pid is the node itself, with the memory flags, and SIGTERM to it stops it cleanly', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const child = await startNode(await npmStyleLink(), { NODE_OPTIONS: undefined, MALLOC_ARENA_MAX: undefined })
+  const child = await startNode(await npmStyleLink(), { NODE_OPTIONS: undefined, MALLOC_ARENA_MAX: undefined, GITCONFIG_NODE_FLAGS: undefined })
   const argv = commandLine(child.pid as number)
   assert.ok(environment(child.pid as number).includes('MALLOC_ARENA_MAX=2'))
   assert.match(argv[0], /node$/, `the process is ${argv.join(' ')}`)
@@ -99,6 +99,14 @@ test('the operator\'s --max-semi-space-size (NODE_OPTIONS) and MALLOC_ARENA_MAX 
   const argv = commandLine(child.pid as number)
   assert.ok(!argv.some((a) => a.startsWith('--max-semi-space-size')), argv.join(' '))
   assert.ok(environment(child.pid as number).includes('MALLOC_ARENA_MAX=4'))
+  assert.equal(await stop(child), 0)
+})
+
+test('GITCONFIG_NODE_FLAGS replaces the launcher\'s V8 flags', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const child = await startNode(launcher, { NODE_OPTIONS: undefined, GITCONFIG_NODE_FLAGS: '--max-old-space-size=300 --stack-trace-limit=20' })
+  const argv = commandLine(child.pid as number)
+  assert.ok(argv.includes('--max-old-space-size=300') && argv.includes('--stack-trace-limit=20'), argv.join(' '))
+  assert.ok(!argv.some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--heap-growing-percent')), argv.join(' '))
   assert.equal(await stop(child), 0)
 })
 
