@@ -117,6 +117,8 @@ export class GitConfigStore implements ConfigStore {
   private expiryTimer: NodeJS.Timeout | null = null
   private expiryRunning: Promise<void> | null = null
   private lastMaintenanceMs: number
+  /** Packs received from peers or remotes since the last maintenance round (see ingestPack). */
+  private packsIngestedSinceMaintenance = 0
   /** The most recent failure of a background task (expiry, maintenance, index), for diagnostics. */
   lastBackgroundError: Error | null = null
 
@@ -143,7 +145,7 @@ export class GitConfigStore implements ConfigStore {
       onCommitted: (batch) => this.onCommitted(batch),
       onFailed: () => this.accepted.clear(),
       onRestart: (actual) => this.catchUpAfterRestart(actual),
-      onMaintenanceWindow: () => { this.lastMaintenanceMs = this.opts.clock(); this.maintenance.trigger() },
+      onMaintenanceWindow: () => { this.startMaintenance() },
       maintenanceDue: (n) => this.opts.maintenance &&
         (n >= this.opts.maintenanceCommits || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
     })
@@ -212,7 +214,7 @@ export class GitConfigStore implements ConfigStore {
     this.expiryTimer.unref()
     if (this.opts.maintenance) {
       const packs = await readdir(join(this.paths.gitDir, 'objects', 'pack')).catch(() => [] as string[])
-      if (packs.filter((n) => n.endsWith('.pack')).length > packsBeforeMaintenanceAtOpen) this.maintenance.trigger()
+      if (packs.filter((n) => n.endsWith('.pack')).length > packsBeforeMaintenanceAtOpen) this.startMaintenance()
     }
   }
 
@@ -500,6 +502,12 @@ export class GitConfigStore implements ConfigStore {
     await ingestPack(this.paths.gitDir, chunks, {
       expect, bytesMax, signal: o.signal instanceof AbortSignal ? o.signal : undefined, exists: async (id) => await this.commitExists(id)
     })
+    // Each ingest leaves a pack. A node that only receives (a replica nobody writes to) makes no local commits, so
+    // the group committer's count would never call maintenance, and packs would pile up, one per replicated head.
+    // A round needs no fast-import window here: the running fast-import's own packs are kept out of it (.keep).
+    this.packsIngestedSinceMaintenance += 1
+    if (this.opts.maintenance && (this.packsIngestedSinceMaintenance >= this.opts.maintenanceCommits ||
+        this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)) this.startMaintenance()
   }
 
   /**
@@ -565,6 +573,14 @@ export class GitConfigStore implements ConfigStore {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** Starts a maintenance round (or queues one behind the running round); it folds every pack made so far. */
+  private startMaintenance (): void {
+    if (this.closing !== null) return // close() has waited for the last round
+    this.lastMaintenanceMs = this.opts.clock()
+    this.packsIngestedSinceMaintenance = 0
+    this.maintenance.trigger()
+  }
 
   private assertOpen (): void {
     if (this.closing !== null) throw new GitConfigError('UNAVAILABLE', 'the store is closed')

@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseGitVersion } from '../../src/gitstore/git-process.js'
 import { git, openTempStore, text } from './helpers.js'
+import { pull } from './replication-helpers.js'
 
 const packCount = async (dir: string): Promise<number> =>
   (await readdir(join(dir, 'objects', 'pack'))).filter((n) => n.endsWith('.pack')).length
@@ -22,6 +23,20 @@ test('maintenance restarts fast-import, folds its packs and writes the commit-gr
   for (let i = 18; i < 25; i++) assert.equal(text((await store.get(`/m/k${i % 7}`))?.value), String(i))
   assert.equal((await store.history('/m/k0')).length, 4)
   git(dir, 'fsck', '--full', '--strict')
+})
+
+test('a node that only receives (no local commit) still folds the packs its peer sends', async (t) => {
+  const writer = await openTempStore(t, { maintenance: false })
+  const replica = await openTempStore(t, { maintenance: true, maintenanceCommits: 5 })
+  for (let i = 0; i < 12; i++) {
+    await writer.store.set(`/r/k${i}`, String(i))
+    await pull(replica.store, writer.store) // one pack (and a fast-forward) per replicated head
+  }
+  const report = await replica.store.maintenanceSettled()
+  assert.deepEqual(report, { ok: true, message: 'repacked and wrote the commit-graph' })
+  assert.ok(await packCount(replica.dir) < 12, `packs: ${await packCount(replica.dir)}`)
+  assert.equal(text((await replica.store.get('/r/k11'))?.value), '11')
+  git(replica.dir, 'fsck', '--full', '--strict')
 })
 
 test('git versions are parsed, vendor suffixes included', () => {
