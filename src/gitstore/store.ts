@@ -117,8 +117,10 @@ export class GitConfigStore implements ConfigStore {
   private expiryTimer: NodeJS.Timeout | null = null
   private expiryRunning: Promise<void> | null = null
   private lastMaintenanceMs: number
-  /** Packs received from peers or remotes since the last maintenance round (see ingestPack). */
-  private packsIngestedSinceMaintenance = 0
+  /** Packs ingested, or remote fetches that brought new commits, since the last maintenance round. */
+  private receivedSinceMaintenance = 0
+  /** The remote branches' commits at the last fetch, to tell a fetch that brought something from one that did not. */
+  private lastRemoteCommits = ''
   /** The most recent failure of a background task (expiry, maintenance, index), for diagnostics. */
   lastBackgroundError: Error | null = null
 
@@ -502,12 +504,7 @@ export class GitConfigStore implements ConfigStore {
     await ingestPack(this.paths.gitDir, chunks, {
       expect, bytesMax, signal: o.signal instanceof AbortSignal ? o.signal : undefined, exists: async (id) => await this.commitExists(id)
     })
-    // Each ingest leaves a pack. A node that only receives (a replica nobody writes to) makes no local commits, so
-    // the group committer's count would never call maintenance, and packs would pile up, one per replicated head.
-    // A round needs no fast-import window here: the running fast-import's own packs are kept out of it (.keep).
-    this.packsIngestedSinceMaintenance += 1
-    if (this.opts.maintenance && (this.packsIngestedSinceMaintenance >= this.opts.maintenanceCommits ||
-        this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)) this.startMaintenance()
+    this.noteReceived()
   }
 
   /**
@@ -541,7 +538,13 @@ export class GitConfigStore implements ConfigStore {
   /** Fetches the remote's refs/heads/gitconfig/* into refs/remotes/gitconfig/*; returns their commit ids. */
   async fetchFromRemote (remote: string): Promise<string[]> {
     this.assertOpen()
-    return await fetchFromRemote(this.paths.gitDir, remote)
+    const commits = await fetchFromRemote(this.paths.gitDir, remote)
+    const seen = [...commits].sort().join()
+    if (seen !== this.lastRemoteCommits) {
+      this.lastRemoteCommits = seen
+      this.noteReceived()
+    }
+    return commits
   }
 
   /** Waits for the running background maintenance round, if any (tests). */
@@ -574,11 +577,23 @@ export class GitConfigStore implements ConfigStore {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * Objects arrived from elsewhere (a pack, or loose objects from a small `git fetch`). A node that only receives (a
+   * replica nobody writes to) makes no local commits, so the group committer's count would never call maintenance
+   * and they would pile up, one pack per replicated head. A round needs no fast-import window here: the running
+   * fast-import's own packs are kept out of it (.keep).
+   */
+  private noteReceived (): void {
+    this.receivedSinceMaintenance += 1
+    if (this.opts.maintenance && (this.receivedSinceMaintenance >= this.opts.maintenanceCommits ||
+        this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)) this.startMaintenance()
+  }
+
   /** Starts a maintenance round (or queues one behind the running round); it folds every pack made so far. */
   private startMaintenance (): void {
     if (this.closing !== null) return // close() has waited for the last round
     this.lastMaintenanceMs = this.opts.clock()
-    this.packsIngestedSinceMaintenance = 0
+    this.receivedSinceMaintenance = 0
     this.maintenance.trigger()
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseGitVersion } from '../../src/gitstore/git-process.js'
-import { git, openTempStore, text } from './helpers.js'
+import { git, openTempStore, tempDir, text } from './helpers.js'
 import { pull } from './replication-helpers.js'
 
 const packCount = async (dir: string): Promise<number> =>
@@ -36,6 +36,23 @@ test('a node that only receives (no local commit) still folds the packs its peer
   assert.deepEqual(report, { ok: true, message: 'repacked and wrote the commit-graph' })
   assert.ok(await packCount(replica.dir) < 12, `packs: ${await packCount(replica.dir)}`)
   assert.equal(text((await replica.store.get('/r/k11'))?.value), '11')
+  git(replica.dir, 'fsck', '--full', '--strict')
+})
+
+test('a node that only fetches from a shared remote (no local commit) still folds what it fetched', async (t) => {
+  const remote = join(await tempDir(t), 'shared.git')
+  git(await tempDir(t), 'init', '--quiet', '--bare', remote)
+  const writer = await openTempStore(t, { maintenance: false })
+  const replica = await openTempStore(t, { maintenance: true, maintenanceCommits: 3 })
+  for (let i = 0; i < 5; i++) {
+    await writer.store.set(`/r/k${i}`, String(i))
+    await writer.store.pushToRemote(remote)
+    for (const head of await replica.store.fetchFromRemote(remote)) await replica.store.mergeFrom(head)
+    assert.deepEqual(await replica.store.fetchFromRemote(remote), [writer.store.head], 'a fetch that brings nothing')
+  }
+  const report = await replica.store.maintenanceSettled()
+  assert.deepEqual(report, { ok: true, message: 'repacked and wrote the commit-graph' })
+  assert.equal(text((await replica.store.get('/r/k4'))?.value), '4')
   git(replica.dir, 'fsck', '--full', '--strict')
 })
 
