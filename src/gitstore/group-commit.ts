@@ -109,6 +109,7 @@ export class GroupCommitter {
   private fastImport: FastImport | null = null
   private head: string | null
   private commitsSinceMaintenance = 0
+  private renewRequested = false
   private idleWaiters: Array<() => void> = []
 
   constructor (
@@ -179,6 +180,14 @@ export class GroupCommitter {
     await fi?.close()
   }
 
+  /**
+   * Replaces fast-import before the next commit or task. After a repack that no maintenance window preceded: a
+   * long-lived fast-import keeps every pack it has read from mapped, deleted or not (the window replaces it anyway).
+   */
+  renewFastImport (): void {
+    this.renewRequested = true
+  }
+
   /** Kills fast-import (tests of the restart path). */
   killFastImportForTest (): void { this.fastImport?.kill() }
 
@@ -199,6 +208,7 @@ export class GroupCommitter {
 
   private async loop (): Promise<void> {
     while (this.queue.length > 0 || this.exclusive.length > 0) {
+      if (this.renewRequested) await this.renew()
       const task = this.exclusive.shift()
       if (task !== undefined) {
         await this.runTask(task)
@@ -213,6 +223,20 @@ export class GroupCommitter {
     }
     this.running = false
     for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  private async renew (): Promise<void> {
+    this.renewRequested = false
+    const fi = this.fastImport
+    if (fi === null || !fi.alive) return
+    this.fastImport = null
+    try {
+      await fi.close()
+    } catch {
+      fi.kill()
+      return // the next write starts one the careful way (ensureFastImport reads main first)
+    }
+    this.startFastImport()
   }
 
   private async runTask (task: ExclusiveTask): Promise<void> {

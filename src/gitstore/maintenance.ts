@@ -13,7 +13,8 @@ export class Maintenance {
   private rerun = false
   lastReport: MaintenanceReport | null = null
 
-  constructor (private readonly gitDir: string) {}
+  /** `afterRound` runs after every round, whatever its outcome (the repack may have deleted packs either way). */
+  constructor (private readonly gitDir: string, private readonly afterRound: () => void = () => {}) {}
 
   /** Starts a round unless one is running (then one more round follows it). */
   trigger (): void {
@@ -21,6 +22,7 @@ export class Maintenance {
     this.running = this.round().then((r) => {
       this.lastReport = r
       this.running = null
+      this.afterRound()
       if (this.rerun) { this.rerun = false; this.trigger() }
       return r
     })

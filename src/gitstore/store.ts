@@ -121,6 +121,8 @@ export class GitConfigStore implements ConfigStore {
   private receivedSinceMaintenance = 0
   /** The remote branches' commits at the last fetch, to tell a fetch that brought something from one that did not. */
   private lastRemoteCommits = ''
+  /** A round was started without a maintenance window: fast-import is replaced after it (see the constructor). */
+  private renewFastImportAfterRound = false
   /** The most recent failure of a background task (expiry, maintenance, index), for diagnostics. */
   lastBackgroundError: Error | null = null
 
@@ -142,12 +144,20 @@ export class GitConfigStore implements ConfigStore {
     this.indexedSeq = seq
     this.maxVersion = maxVersion
     this.lastMaintenanceMs = opts.clock()
-    this.maintenance = new Maintenance(paths.gitDir)
+    // After a repack the long-lived git processes move to new ones, which let go of the deleted packs: cat-file
+    // always, fast-import when no maintenance window (which replaces it anyway) preceded the round.
+    this.maintenance = new Maintenance(paths.gitDir, () => {
+      this.catFile.recycle()
+      if (this.renewFastImportAfterRound) {
+        this.renewFastImportAfterRound = false
+        this.committer.renewFastImport()
+      }
+    })
     this.committer = new GroupCommitter(paths.gitDir, nodeId, opts.clock, head, {
       onCommitted: (batch) => this.onCommitted(batch),
       onFailed: () => this.accepted.clear(),
       onRestart: (actual) => this.catchUpAfterRestart(actual),
-      onMaintenanceWindow: () => { this.startMaintenance() },
+      onMaintenanceWindow: () => { this.startMaintenance(false) },
       maintenanceDue: (n) => this.opts.maintenance &&
         (n >= this.opts.maintenanceCommits || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
     })
@@ -589,9 +599,13 @@ export class GitConfigStore implements ConfigStore {
         this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)) this.startMaintenance()
   }
 
-  /** Starts a maintenance round (or queues one behind the running round); it folds every pack made so far. */
-  private startMaintenance (): void {
+  /**
+   * Starts a maintenance round (or queues one behind the running round); it folds every pack made so far.
+   * `renewFastImport`: no maintenance window has just replaced fast-import.
+   */
+  private startMaintenance (renewFastImport = true): void {
     if (this.closing !== null) return // close() has waited for the last round
+    if (renewFastImport) this.renewFastImportAfterRound = true
     this.lastMaintenanceMs = this.opts.clock()
     this.receivedSinceMaintenance = 0
     this.maintenance.trigger()

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseGitVersion } from '../../src/gitstore/git-process.js'
 import { git, openTempStore, tempDir, text } from './helpers.js'
@@ -53,6 +53,52 @@ test('a node that only fetches from a shared remote (no local commit) still fold
   const report = await replica.store.maintenanceSettled()
   assert.deepEqual(report, { ok: true, message: 'repacked and wrote the commit-graph' })
   assert.equal(text((await replica.store.get('/r/k4'))?.value), '4')
+  git(replica.dir, 'fsck', '--full', '--strict')
+})
+
+/** The `.pack`/`.idx` files of the repository that the store's git processes still map after git deleted them. */
+async function deletedPackMappings (dir: string): Promise<number> {
+  let count = 0
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8')
+      if (!cmdline.includes(dir)) continue
+      const maps = await readFile(`/proc/${pid}/maps`, 'utf8')
+      count += maps.split('\n').filter((l) => /\.(pack|idx) \(deleted\)$/.test(l)).length
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return count
+}
+
+test('reads keep working across maintenance rounds, and cat-file lets go of the packs a repack deleted', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const { store, dir } = await openTempStore(t, { maintenance: true, maintenanceCommits: 5 })
+  for (let i = 0; i < 60; i++) {
+    const { commit } = await store.set(`/m/k${i % 9}`, String(i))
+    // Reads at a commit go through cat-file: they map the packs as they are now.
+    const [atCommit, history] = await Promise.all([store.get(`/m/k${i % 9}`, { commit }), store.history(`/m/k${i % 9}`)])
+    assert.equal(text(atCommit?.value), String(i))
+    assert.equal(history[0].commit, commit)
+  }
+  await store.maintenanceSettled()
+  for (let i = 51; i < 60; i++) assert.equal(text((await store.get(`/m/k${i % 9}`, { commit: store.head as string }))?.value), String(i))
+  assert.equal(await deletedPackMappings(dir), 0)
+})
+
+test('a node that mostly receives lets go of deleted packs too, in cat-file and in fast-import', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const writer = await openTempStore(t, { maintenance: false })
+  const replica = await openTempStore(t, { maintenance: true, maintenanceCommits: 5 })
+  for (let i = 0; i < 40; i++) {
+    await writer.store.set(`/r/k${i}`, String(i))
+    // A few local writes, so that fast-import builds merge commits from trees it reads out of the packs.
+    if (i % 9 === 4) await replica.store.set(`/own/k${i}`, 'x')
+    await pull(replica.store, writer.store)
+  }
+  await replica.store.maintenanceSettled()
+  await pull(replica.store, writer.store) // the loop replaces fast-import before its next task
+  assert.equal(text((await replica.store.get('/r/k39'))?.value), '39')
+  assert.equal(await deletedPackMappings(replica.dir), 0)
   git(replica.dir, 'fsck', '--full', '--strict')
 })
 
