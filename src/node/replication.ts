@@ -14,6 +14,8 @@ export interface PeerStatus {
   readonly peerId: string
   readonly addrs: readonly string[]
   readonly connected: boolean
+  /** Given with --bootstrap (or found at a bare --bootstrap address) rather than learned from other peers. */
+  readonly bootstrap: boolean
 }
 
 export interface ReplicationStatus {
@@ -103,9 +105,10 @@ function describeHost (host: P2pHost): NonNullable<ReplicationStatus['p2p']> {
   const peers: PeerStatus[] = host.knownPeers().map(p => ({
     peerId: p.peerId,
     addrs: p.addrs.length > 0 ? p.addrs : connected.get(p.peerId)?.addrs ?? [],
-    connected: connected.has(p.peerId)
+    connected: connected.has(p.peerId),
+    bootstrap: p.bootstrap
   }))
   // A connected libp2p peer that is not in the peer book (yet) is listed too: /status shows every connection.
-  for (const p of connected.values()) if (!peers.some(q => q.peerId === p.peerId)) peers.push({ peerId: p.peerId, addrs: p.addrs, connected: true })
+  for (const p of connected.values()) if (!peers.some(q => q.peerId === p.peerId)) peers.push({ peerId: p.peerId, addrs: p.addrs, connected: true, bootstrap: false })
   return { peerId: host.peerId, multiaddrs: host.multiaddrs(), peers }
 }

@@ -42,6 +42,13 @@ test('scenario 2 over p2p: three nodes converge through writes, a SIGKILL restar
       const ids = new Set(status.p2p.peers.filter(p => p.connected).map(p => p.peerId))
       return [n2, n3].every(n => ids.has(n.multiaddrs[0].split('/p2p/')[1]))
     })
+    // Node 3 found node 1 at the bare address it was given: node 1 is its bootstrap peer, node 2 a learned one.
+    await waitFor('node 3 connected to nodes 1 and 2', async () => {
+      const status = await (await fetch(`${n3.url}/status`)).json() as { p2p: { peers: Array<{ peerId: string, connected: boolean, bootstrap: boolean }> } }
+      const byId = new Map(status.p2p.peers.filter(p => p.connected).map(p => [p.peerId, p.bootstrap]))
+      const [id1, id2] = [n1, n2].map(n => n.multiaddrs[0].split('/p2p/')[1])
+      return byId.get(id1) === true && byId.get(id2) === false
+    })
   })
 
   await t.test('a write on any node is read on the others', async () => {
