@@ -56,13 +56,16 @@ test('a node that only fetches from a shared remote (no local commit) still fold
   git(replica.dir, 'fsck', '--full', '--strict')
 })
 
-/** The `.pack`/`.idx` files of the repository that the store's git processes still map after git deleted them. */
-async function deletedPackMappings (dir: string): Promise<number> {
+/**
+ * The `.pack`/`.idx` files of the repository that the store's git processes (those whose command line has `only`,
+ * when given) still map after git deleted them.
+ */
+async function deletedPackMappings (dir: string, only?: string): Promise<number> {
   let count = 0
   for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
     try {
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8')
-      if (!cmdline.includes(dir)) continue
+      if (!cmdline.includes(dir) || (only !== undefined && !cmdline.includes(only))) continue
       const maps = await readFile(`/proc/${pid}/maps`, 'utf8')
       count += maps.split('\n').filter((l) => /\.(pack|idx) \(deleted\)$/.test(l)).length
     } catch {
@@ -83,7 +86,9 @@ test('reads keep working across maintenance rounds, and cat-file lets go of the 
   }
   await store.maintenanceSettled()
   for (let i = 51; i < 60; i++) assert.equal(text((await store.get(`/m/k${i % 9}`, { commit: store.head as string }))?.value), String(i))
-  assert.equal(await deletedPackMappings(dir), 0)
+  // cat-file only: the fast-import a window has just started may map packs the round then deletes, until the next
+  // window replaces it (decision 0464), so at most one round's worth and never growing.
+  assert.equal(await deletedPackMappings(dir, 'cat-file'), 0)
 })
 
 test('a node that mostly receives lets go of deleted packs too, in cat-file and in fast-import', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
