@@ -158,8 +158,7 @@ export class GitConfigStore implements ConfigStore {
       onFailed: () => this.accepted.clear(),
       onRestart: (actual) => this.catchUpAfterRestart(actual),
       onMaintenanceWindow: () => { this.startMaintenance(false) },
-      maintenanceDue: (n) => this.opts.maintenance &&
-        (n >= this.opts.maintenanceCommits || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
+      maintenanceDue: (n) => this.maintenanceDue(n)
     })
   }
 
@@ -595,8 +594,12 @@ export class GitConfigStore implements ConfigStore {
    */
   private noteReceived (): void {
     this.receivedSinceMaintenance += 1
-    if (this.opts.maintenance && (this.receivedSinceMaintenance >= this.opts.maintenanceCommits ||
-        this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)) this.startMaintenance()
+    if (this.maintenanceDue(this.receivedSinceMaintenance)) this.startMaintenance()
+  }
+
+  /** After `count` commits (or received packs) since the last round, or once the interval has passed. */
+  private maintenanceDue (count: number): boolean {
+    return this.opts.maintenance && (count >= this.opts.maintenanceCommits || this.opts.clock() - this.lastMaintenanceMs >= maintenanceIntervalMs)
   }
 
   /**
