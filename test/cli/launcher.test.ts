@@ -3,20 +3,20 @@
 // decision 0462. Runs the compiled CLI (dist/, built by `npm ci` or `npm run build`).
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startNodeProcess, stopAll, type NodeProcess } from '../support/cli.js'
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 const launcher = join(root, 'bin', 'gitconfig')
 const packageVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
 const dirs: string[] = []
-const children: ChildProcess[] = []
 after(async () => {
-  for (const c of children) c.kill('SIGKILL')
+  stopAll()
   for (const d of dirs) await rm(d, { recursive: true, force: true })
 })
 
@@ -36,30 +36,11 @@ async function npmStyleLink (): Promise<string> {
   return link
 }
 
-/** What each started child printed on stderr. */
-const stderrOf = new Map<ChildProcess, string>()
-
-/** Starts `node start` through `command`; resolves with the child once it printed the address it bound. */
-async function startNode (command: string, env: Record<string, string | undefined>, commandArgs = ['node', 'start']): Promise<ChildProcess> {
+/** Starts `node start` through `command` (whose `args` end in `start`) on a new repository in a temp folder. */
+async function startNode (command: string, env: Record<string, string | undefined>, args = ['node', 'start']): Promise<NodeProcess> {
   assert.ok(existsSync(join(root, 'dist', 'src', 'cli', 'main.js')), 'dist/ is missing: run npm run build')
   const repo = join(await tempDir(), 'repo')
-  const child = spawn(command, [...commandArgs, '--repo', repo, '--http-port', '0', '--log-level', 'warn'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    cwd: root
-  })
-  children.push(child)
-  let stderr = ''
-  await new Promise<void>((resolve, reject) => {
-    const guard = setTimeout(() => { reject(new Error(`the node did not start: ${stderr}`)) }, 60_000)
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8')
-      stderrOf.set(child, stderr)
-      if (stderr.includes('gitconfig node listening on')) { clearTimeout(guard); resolve() }
-    })
-    child.on('exit', (code) => { clearTimeout(guard); reject(new Error(`exited ${code}: ${stderr}`)) })
-  })
-  return child
+  return await startNodeProcess(['--repo', repo, '--log-level', 'warn'], 60_000, { command, args, env, cwd: root })
 }
 
 function commandLine (pid: number): string[] {
@@ -70,12 +51,6 @@ function environment (pid: number): string[] {
   return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
 }
 
-async function stop (child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code) }))
-  child.kill('SIGTERM')
-  return await exited
-}
-
 test('the command runs through the link npm makes, from any folder', async () => {
   const link = await npmStyleLink()
   const r = spawnSync(link, ['--version'], { cwd: await tempDir(), encoding: 'utf8' })
@@ -84,30 +59,30 @@ test('the command runs through the link npm makes, from any folder', async () =>
 })
 
 test('node start: the spawned pid is the node itself, with the memory flags, and SIGTERM to it stops it cleanly', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const child = await startNode(await npmStyleLink(), { NODE_OPTIONS: undefined, MALLOC_ARENA_MAX: undefined, GITCONFIG_NODE_FLAGS: undefined })
-  const argv = commandLine(child.pid as number)
-  assert.ok(environment(child.pid as number).includes('MALLOC_ARENA_MAX=2'))
+  const node = await startNode(await npmStyleLink(), { NODE_OPTIONS: undefined, MALLOC_ARENA_MAX: undefined, GITCONFIG_NODE_FLAGS: undefined })
+  const argv = commandLine(node.child.pid as number)
+  assert.ok(environment(node.child.pid as number).includes('MALLOC_ARENA_MAX=2'))
   assert.match(argv[0], /node$/, `the process is ${argv.join(' ')}`)
   assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '))
   assert.ok(argv.includes('--heap-growing-percent=50'), argv.join(' '))
   assert.ok(argv.some((a) => a.endsWith(join('dist', 'src', 'cli', 'main.js'))), argv.join(' '))
-  assert.equal(await stop(child), 0)
+  assert.deepEqual(await node.stop(), { code: 0, signal: null })
 })
 
 test('the operator\'s --max-semi-space-size (NODE_OPTIONS) and MALLOC_ARENA_MAX win over the launcher\'s', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const child = await startNode(launcher, { NODE_OPTIONS: '--max-semi-space-size=16', MALLOC_ARENA_MAX: '4' })
-  const argv = commandLine(child.pid as number)
+  const node = await startNode(launcher, { NODE_OPTIONS: '--max-semi-space-size=16', MALLOC_ARENA_MAX: '4' })
+  const argv = commandLine(node.child.pid as number)
   assert.ok(!argv.some((a) => a.startsWith('--max-semi-space-size')), argv.join(' '))
-  assert.ok(environment(child.pid as number).includes('MALLOC_ARENA_MAX=4'))
-  assert.equal(await stop(child), 0)
+  assert.ok(environment(node.child.pid as number).includes('MALLOC_ARENA_MAX=4'))
+  assert.deepEqual(await node.stop(), { code: 0, signal: null })
 })
 
 test('GITCONFIG_NODE_FLAGS replaces the launcher\'s V8 flags', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const child = await startNode(launcher, { NODE_OPTIONS: undefined, GITCONFIG_NODE_FLAGS: '--max-old-space-size=300 --stack-trace-limit=20' })
-  const argv = commandLine(child.pid as number)
+  const node = await startNode(launcher, { NODE_OPTIONS: undefined, GITCONFIG_NODE_FLAGS: '--max-old-space-size=300 --stack-trace-limit=20' })
+  const argv = commandLine(node.child.pid as number)
   assert.ok(argv.includes('--max-old-space-size=300') && argv.includes('--stack-trace-limit=20'), argv.join(' '))
   assert.ok(!argv.some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--heap-growing-percent')), argv.join(' '))
-  assert.equal(await stop(child), 0)
+  assert.deepEqual(await node.stop(), { code: 0, signal: null })
 })
 
 test('without a build the command says how to make one and exits non-zero', async () => {
@@ -120,9 +95,8 @@ test('without a build the command says how to make one and exits non-zero', asyn
 })
 
 test('npm start (the README\'s start command) serves a node, and SIGTERM to npm stops the node gracefully', async () => {
-  const child = await startNode('npm', { NODE_OPTIONS: undefined }, ['start', '--silent', '--'])
-  const url = /gitconfig node listening on (\S+)/.exec(stderrOf.get(child) ?? '')?.[1] ?? ''
-  assert.equal((await fetch(`${url}/health`)).status, 200)
-  assert.equal(await stop(child), 0)
-  await assert.rejects(fetch(`${url}/health`))
+  const node = await startNode('npm', { NODE_OPTIONS: undefined }, ['start', '--silent', '--'])
+  assert.equal((await fetch(`${node.url}/health`)).status, 200)
+  assert.deepEqual(await node.stop(), { code: 0, signal: null })
+  await assert.rejects(fetch(`${node.url}/health`))
 })

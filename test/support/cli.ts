@@ -27,11 +27,23 @@ export function cliCommand (): [string, string[]] {
   return /\.[cm]?js$/.test(compiledEntry) ? [process.execPath, [resolve(compiledEntry)]] : [resolve(compiledEntry), []]
 }
 
-function spawnCli (args: string[], env: Record<string, string | undefined>): ChildProcess {
-  const [command, entry] = cliCommand()
+/**
+ * How to start the CLI instead of cliCommand(): `command` with `args` standing for `gitconfig` (for `node start`,
+ * the words up to and including `start`), in `cwd`, with `env` over this process's environment.
+ */
+export interface Launch {
+  readonly command: string
+  readonly args: readonly string[]
+  readonly env?: Record<string, string | undefined>
+  readonly cwd?: string
+}
+
+function spawnCli (args: string[], env: Record<string, string | undefined>, launch?: Launch): ChildProcess {
+  const [command, entry] = launch === undefined ? cliCommand() : [launch.command, launch.args]
   const child = spawn(command, [...entry, ...args], {
-    env: { ...process.env, GITCONFIG_HTTP: undefined, GITCONFIG_TOKEN: undefined, GITCONFIG_TOKEN_FILE: undefined, ...env },
-    stdio: ['pipe', 'pipe', 'pipe']
+    env: { ...process.env, GITCONFIG_HTTP: undefined, GITCONFIG_TOKEN: undefined, GITCONFIG_TOKEN_FILE: undefined, ...env, ...launch?.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: launch?.cwd
   })
   live.add(child)
   child.on('exit', () => { live.delete(child) })
@@ -60,9 +72,14 @@ export interface NodeProcess {
   stop (signal?: NodeJS.Signals): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-/** Starts `gitconfig node start --http-port 0 ...` and resolves once it prints the address it bound. */
-export async function startNodeProcess (args: string[], timeoutMs = 60_000): Promise<NodeProcess> {
-  const child = spawnCli(['node', 'start', '--http-port', '0', ...args], {})
+/**
+ * Starts `gitconfig node start --http-port 0 ...` and resolves once it prints the address it bound. With `launch`,
+ * its command and args replace `gitconfig node start`.
+ */
+export async function startNodeProcess (args: string[], timeoutMs = 60_000, launch?: Launch): Promise<NodeProcess> {
+  const child = launch === undefined
+    ? spawnCli(['node', 'start', '--http-port', '0', ...args], {})
+    : spawnCli(['--http-port', '0', ...args], {}, launch)
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (c: Buffer) => { stdout += c.toString('utf8') })
