@@ -6,15 +6,14 @@ import { GitConfigError } from '../errors.js'
 import { formatVersion } from '../gitstore/hlc.js'
 import type { GitConfigNode } from '../node/node.js'
 import type { KeyValue } from '../types.js'
-import { keyFromUrl, parseAuthor, parseCommitParam, parseTtlMs, type Query } from './params.js'
+import { parseAuthor, parseCommitParam, parseTtlMs, type Query } from './params.js'
+import { keyFromRoute } from './target.js'
 import { isCasRequest, tooLarge } from './server.js'
 import { encodeValue } from './wire.js'
 
-const prefix = '/keys/'
-
 export function registerKeyRoutes (app: FastifyInstance, node: GitConfigNode): void {
   app.get('/keys/*', async (request, reply) => {
-    const key = keyFromUrl(request.url, prefix)
+    const key = keyFromRoute(request)
     const commit = parseCommitParam(request.query as Query, 'commit')
     const kv = await node.get(key, commit === undefined ? {} : { commit })
     if (kv === null) throw new GitConfigError('NOT_FOUND', `key ${key} not found${commit === undefined ? '' : ` at commit ${commit}`}`, { key })
@@ -22,10 +21,10 @@ export function registerKeyRoutes (app: FastifyInstance, node: GitConfigNode): v
   })
 
   const set = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const key = keyFromUrl(request.url, prefix)
+    const key = keyFromRoute(request)
     const query = request.query as Query
     const ttlMs = parseTtlMs(query)
-    const author = parseAuthor(request.headers['x-gitconfig-author'])
+    const author = parseAuthor(request)
     const body = bodyBytes(request.body)
     if (isCasRequest(request)) {
       if (request.method !== 'POST') throw new GitConfigError('INVALID_ARGUMENT', 'compare-and-swap is POST /keys/<path>?cas')
@@ -38,8 +37,8 @@ export function registerKeyRoutes (app: FastifyInstance, node: GitConfigNode): v
   app.put('/keys/*', set)
 
   app.delete('/keys/*', async (request) => {
-    const key = keyFromUrl(request.url, prefix)
-    const author = parseAuthor(request.headers['x-gitconfig-author'])
+    const key = keyFromRoute(request)
+    const author = parseAuthor(request)
     const result = await node.delete(key, { author })
     if (!result.deleted) throw new GitConfigError('NOT_FOUND', `key ${result.key} not found`, { key: result.key })
     return result

@@ -1,29 +1,8 @@
-// Validation of everything a request carries besides its body: the key in the URL, query parameters and headers.
+// Validation of what a request carries besides its body and its key (target.ts): query parameters and headers.
 // Each parser either returns a typed value or throws GitConfigError (400), so routes never see raw strings.
+import type { FastifyRequest } from 'fastify'
 import { GitConfigError } from '../errors.js'
 import { auditLimitMax, authorBytesMax, historyLimitDefault, historyLimitMax, ttlMsMax, watchWaitSecondsDefault, watchWaitSecondsMax } from '../limits.js'
-
-/**
- * The key named by the URL path after `routePrefix` (e.g. `/keys/`): each path segment is percent-decoded on its
- * own, so `%2F` inside a segment is a literal part of that segment's text (and becomes a `/` in the key).
- * The store validates the result (empty, `.`/`..` segments, control characters, length).
- */
-export function keyFromUrl (url: string, routePrefix: string, allowEmpty = false): string {
-  const q = url.indexOf('?')
-  const path = q < 0 ? url : url.slice(0, q)
-  const rest = path.slice(routePrefix.length)
-  if (rest === '') {
-    if (allowEmpty) return '/'
-    throw new GitConfigError('INVALID_KEY', 'the URL names no key')
-  }
-  // Fast path for the common case: nothing is percent-encoded, so the path is the key.
-  if (!rest.includes('%')) return '/' + rest
-  try {
-    return '/' + rest.split('/').map(decodeURIComponent).join('/')
-  } catch {
-    throw new GitConfigError('INVALID_KEY', 'the key in the URL has a malformed percent-encoding')
-  }
-}
 
 export type Query = Record<string, string | string[] | undefined>
 
@@ -89,12 +68,16 @@ export function parseString (query: Query, name: string): string | undefined {
   return single(query, name)
 }
 
-/** The client identity of `X-GitConfig-Author`, recorded in the commit; undefined when the header is absent. */
-export function parseAuthor (header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined
-  if (Array.isArray(header)) throw new GitConfigError('INVALID_ARGUMENT', 'X-GitConfig-Author is given more than once')
+/**
+ * The client identity of `X-GitConfig-Author`, recorded in the commit; undefined when the header is absent. Node
+ * joins repeated headers with ", " in `request.headers`; `headersDistinct` keeps them apart, so two are refused.
+ */
+export function parseAuthor (request: FastifyRequest): string | undefined {
+  const values = request.raw.headersDistinct['x-gitconfig-author']
+  if (values === undefined) return undefined
+  if (values.length > 1) throw new GitConfigError('INVALID_ARGUMENT', 'X-GitConfig-Author is given more than once')
   // Node decodes header bytes as latin1; clients send UTF-8, so re-decode to keep non-ASCII names intact.
-  const author = Buffer.from(header, 'latin1').toString('utf8').trim()
+  const author = Buffer.from(values[0], 'latin1').toString('utf8').trim()
   // eslint-disable-next-line no-control-regex
   if (author === '' || /[\x00-\x1f\x7f]/.test(author) || Buffer.byteLength(author) > authorBytesMax) {
     throw new GitConfigError('INVALID_ARGUMENT', `X-GitConfig-Author must be 1 to ${authorBytesMax} bytes without control characters`)

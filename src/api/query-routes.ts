@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify'
 import { GitConfigError } from '../errors.js'
 import type { GitConfigNode } from '../node/node.js'
-import { keyFromUrl, parseAuditLimit, parseAuthor, parseCommitParam, parseFlag, parseHistoryLimit, parseString, type Query } from './params.js'
+import { parseAuditLimit, parseAuthor, parseCommitParam, parseFlag, parseHistoryLimit, parseString, type Query } from './params.js'
+import { keyFromRoute } from './target.js'
 import { encodeValue } from './wire.js'
 
 export function registerQueryRoutes (app: FastifyInstance, node: GitConfigNode): void {
@@ -23,7 +24,7 @@ export function registerQueryRoutes (app: FastifyInstance, node: GitConfigNode):
   })
 
   app.get('/history/*', async (request) => {
-    const key = keyFromUrl(request.url, '/history/')
+    const key = keyFromRoute(request)
     return await node.history(key, { limit: parseHistoryLimit(request.query as Query) })
   })
 
@@ -38,9 +39,9 @@ export function registerQueryRoutes (app: FastifyInstance, node: GitConfigNode):
   })
 
   app.post('/rollback/*', async (request) => {
-    const key = keyFromUrl(request.url, '/rollback/')
+    const key = keyFromRoute(request)
     const to = parseCommitParam(request.query as Query, 'to')
     if (to === undefined) throw new GitConfigError('INVALID_ARGUMENT', 'rollback needs ?to=<commit>')
-    return await node.rollback(key, to, { author: parseAuthor(request.headers['x-gitconfig-author']) })
+    return await node.rollback(key, to, { author: parseAuthor(request) })
   })
 }

@@ -6,9 +6,11 @@ import { GitConfigError, isGitConfigError } from '../errors.js'
 import { httpConnectionsMax, httpRequestReceiveMsMax } from '../limits.js'
 import type { GitConfigNode } from '../node/node.js'
 import { registerAdminRoutes } from './admin-routes.js'
+import { answerClientError, answerRequestsBelowFastify, discardUnreadBody, noteResponse } from './http-errors.js'
 import { checkAuthorization, type HttpSecurity } from './security.js'
 import { registerKeyRoutes } from './key-routes.js'
 import { registerQueryRoutes } from './query-routes.js'
+import { checkTarget, originForm, pathOf, undecodableTargetError } from './target.js'
 import { registerWatchRoutes } from './watch-routes.js'
 
 /** Route prefixes and the methods each serves, used to tell 405 (known path, wrong method) from 404. */
@@ -25,8 +27,7 @@ const routeMethods: ReadonlyArray<{ prefix: string, exact: boolean, methods: str
 ]
 
 function allowedMethods (url: string): string[] | null {
-  const q = url.indexOf('?')
-  const path = q < 0 ? url : url.slice(0, q)
+  const path = pathOf(url)
   for (const r of routeMethods) {
     if (r.exact ? path === r.prefix : path.startsWith(r.prefix)) return r.methods
   }
@@ -36,7 +37,10 @@ function allowedMethods (url: string): string[] | null {
 export function buildApi (node: GitConfigNode, security: HttpSecurity = { tls: null, authToken: null }): FastifyInstance {
   const logger: FastifyBaseLogger = node.logger
   const app = Fastify({
-    ...(security.tls === null ? {} : { https: { cert: security.tls.cert, key: security.tls.key } }),
+    // Node's own refusal of a request without Host has no body; checkTarget refuses it in our format.
+    ...(security.tls === null
+      ? { http: { requireHostHeader: false } }
+      : { https: { cert: security.tls.cert, key: security.tls.key, requireHostHeader: false } }),
     loggerInstance: logger,
     // One debug line per request from our onResponse hook instead of fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
@@ -49,10 +53,17 @@ export function buildApi (node: GitConfigNode, security: HttpSecurity = { tls: n
     // a connection and a body buffer forever. Responses (SSE streams, long-polls) are not limited by it.
     requestTimeout: httpRequestReceiveMsMax,
     forceCloseConnections: 'idle',
-    frameworkErrors: (err, _request, reply) => {
-      // Malformed URLs and the like, before routing: answer in our error format rather than fastify's.
+    // Absolute-form targets are routed as their path, and every later reader of request.url sees that path.
+    rewriteUrl: (req) => originForm(req.url ?? '/'),
+    // Requests Node's parser refuses (malformed, headers too large, too slow) are answered in our format too.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (err, request, reply) => {
+      // A target the router cannot decode, before routing: answer in our error format rather than fastify's.
+      const e = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? undecodableTargetError(request.url, err.message)
+        : new GitConfigError('INVALID_ARGUMENT', err.message)
       // The hook's reply type is generic over route schemas we do not use; it is a plain reply here.
-      void (reply as unknown as FastifyReply).code(400).send(new GitConfigError('INVALID_ARGUMENT', err.message).toJSON())
+      void (reply as unknown as FastifyReply).code(e.status).send(e.toJSON())
     }
   })
 
@@ -62,11 +73,17 @@ export function buildApi (node: GitConfigNode, security: HttpSecurity = { tls: n
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
 
   // Callback-style hooks: they run on every request, and a sync callback costs less than an async function's promise.
-  app.addHook('onRequest', (request, _reply, done) => {
+  answerRequestsBelowFastify(app.server)
+  app.addHook('onRequest', (request, reply, done) => {
+    noteResponse(request.raw, reply.raw)
     try {
+      checkTarget(request)
       if (node.state === 'stopping') throw new GitConfigError('UNAVAILABLE', 'the node is stopping')
       checkAuthorization(security, request)
       refuseOversizeBody(node, request)
+      // A body is bytes whatever its Content-Type: drop the header before fastify validates it, so that an empty or
+      // malformed one cannot refuse a write (fastify would answer 415 before our catch-all parser runs).
+      delete request.raw.headers['content-type']
       done()
     } catch (err) {
       done(err as FastifyError)
@@ -122,8 +139,8 @@ export function isCasRequest (request: FastifyRequest): boolean {
 }
 
 export function tooLarge (bytes: number | null, limitBytes: number, what: string): GitConfigError {
-  const size = bytes === null ? `${what} is larger than` : `${what} is ${bytes} bytes;`
-  return new GitConfigError('VALUE_TOO_LARGE', `${size} the limit is ${limitBytes} bytes`, { limitBytes })
+  const size = bytes === null ? `${what} is over the limit` : `${what} is ${bytes} bytes`
+  return new GitConfigError('VALUE_TOO_LARGE', `${size}; the limit is ${limitBytes} bytes`, { limitBytes })
 }
 
 function sendError (node: GitConfigNode, err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
@@ -138,9 +155,10 @@ function sendError (node: GitConfigNode, err: FastifyError, request: FastifyRequ
     node.reportUnexpected(err, { method: request.method, url: request.url })
     e = new GitConfigError('INTERNAL', 'internal error; see the node log')
   }
-  // After refusing an oversize body, close the connection rather than read and discard the rest of it; while
-  // stopping, close it so the client does not send its next request here.
-  if (e.code === 'VALUE_TOO_LARGE' || node.state === 'stopping') void reply.header('connection', 'close')
+  // After refusing an oversize body, read and discard the rest of it (bounded) rather than close with it unread,
+  // which would reset the connection under the answer; while stopping, close so the next request goes elsewhere.
+  if (e.code === 'VALUE_TOO_LARGE') discardUnreadBody(request.raw, reply)
+  if (node.state === 'stopping') void reply.header('connection', 'close')
   if (e.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer')
   void reply.code(e.status).send(e.toJSON())
 }

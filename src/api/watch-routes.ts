@@ -13,7 +13,8 @@ import { isGitConfigError } from '../errors.js'
 import { sseHeartbeatMs, watchBatchEventsMax, watchBatchGraceMs } from '../limits.js'
 import type { GitConfigNode, WatchHandle } from '../node/node.js'
 import type { WatchEvent } from '../types.js'
-import { keyFromUrl, parseCommit, parseCommitParam, parseFlag, parseWaitSeconds, type Query } from './params.js'
+import { parseCommit, parseCommitParam, parseFlag, parseWaitSeconds, type Query } from './params.js'
+import { keyFromRoute } from './target.js'
 import { encodeValue, type WireWatchEvent } from './wire.js'
 
 /**
@@ -25,7 +26,7 @@ const sseEarlyErrorWaitMs = 25
 export function registerWatchRoutes (app: FastifyInstance, node: GitConfigNode): void {
   // No automatic HEAD route: a HEAD would open a watch and hold the connection for nothing.
   app.get('/watch/*', { exposeHeadRoute: false }, async (request, reply) => {
-    const key = keyFromUrl(request.url, '/watch/', true)
+    const key = keyFromRoute(request, true)
     const query = request.query as Query
     const recursive = parseFlag(query, 'recursive')
     const lastEventId = request.headers['last-event-id']
