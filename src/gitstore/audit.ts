@@ -17,16 +17,29 @@ export interface AuditQuery {
 }
 
 /** `2026-11-01`, `2026-11-01T12:00`, `2026-11-01T12:00:00Z`, `2026-11-01T12:00:00.5+02:00` (no offset means UTC). */
-const isoDatePattern = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/
+const isoDatePattern = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))?)?$/
+
+function daysInMonth (year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
+  return [4, 6, 9, 11].includes(month) ? 30 : 31
+}
+
+/** Whether the fields of an isoDatePattern match name a real day and time (Date.parse rolls 02-30 over to 03-02). */
+function fieldsExist (m: RegExpExecArray): boolean {
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = m.slice(1).map(f => f === undefined ? 0 : Number(f))
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 &&
+    second <= 59 && offsetHours <= 23 && offsetMinutes <= 59
+}
 
 function parseTime (text: unknown, name: string): number | null {
   if (text === undefined) return null
-  if (typeof text !== 'string' || !isoDatePattern.test(text)) {
+  const m = typeof text === 'string' ? isoDatePattern.exec(text) : null
+  if (m === null) {
     throw new GitConfigError('INVALID_ARGUMENT', `${name} must be an ISO-8601 date or date-time such as 2026-11-01 or 2026-11-01T12:00:00Z`)
   }
-  const utc = /T.*(?:Z|[+-]\d{2}:\d{2})$/.test(text) || !text.includes('T') ? text : `${text}Z`
+  const utc = /T.*(?:Z|[+-]\d{2}:\d{2})$/.test(m[0]) || !m[0].includes('T') ? m[0] : `${m[0]}Z`
   const ms = Date.parse(utc)
-  if (Number.isNaN(ms)) throw new GitConfigError('INVALID_ARGUMENT', `${name} is not a valid date: ${text}`)
+  if (Number.isNaN(ms) || !fieldsExist(m)) throw new GitConfigError('INVALID_ARGUMENT', `${name} is not a date that exists: ${m[0]}`)
   return ms
 }
 

@@ -181,6 +181,20 @@ test('an HTTP/1.1 request without Host is 400 INVALID_ARGUMENT in JSON; HTTP/1.0
   assert.equal((await send('1.0')).status, 200)
 })
 
+test('impossible dates in the audit filters are 400 INVALID_ARGUMENT (`since=2026-02-30`)', async () => {
+  for (const filter of [
+    'since=2026-02-30', 'until=2026-02-30', 'since=2025-02-29', 'since=2026-04-31', 'since=2026-13-01', 'since=2026-00-10',
+    'since=2026-01-00', 'since=2026-01-32', 'since=2026-01-01T24:00', 'since=2026-01-01T12:60', 'since=2026-01-01T12:00:60Z',
+    'since=2026-01-01T12:00%2B24:00', 'since=2026-01-01T12:00-00:60'
+  ]) {
+    await refused(`GET /audit?${filter} HTTP/1.1`, '', 'INVALID_ARGUMENT')
+  }
+  for (const filter of ['since=2024-02-29', 'since=2000-02-29', 'until=2026-12-31T23:59:59.999Z', 'since=2026-01-01T12:00%2B05:30']) {
+    const res = await read(`/audit?${filter}`)
+    assert.equal(res.status, 200, `${filter}: ${res.body}`)
+  }
+})
+
 // A client in another thread, writing as fast as its socket takes it: in the node's own thread the client's writes
 // and reads interleave with the server's turns and the reset never shows.
 const fastChunkedClient = `
