@@ -431,18 +431,34 @@ export class GitConfigStore implements ConfigStore {
     const k = normalizeKey(key, this.opts.keyBytesMax)
     const author = checkAuthor(checkOptionsObject(opts, 'rollback').author)
     const full = await this.resolveCommit(commit)
-    const old = await this.readTreeKey(full, k)
+    const restored = (await this.readTreeKey(full, k))?.value ?? null
     this.assertOpen()
-    // The restored value carries no TTL: its old deadline is in the past, and restoring means "make it current".
-    const version = this.hlc.now()
-    const result = await this.commitChanges([{
-      key: k,
-      meta: { op: 'rollback', version, expiresAtMs: null, author: author ?? this.nodeId, raftIndex: null },
-      value: old?.value ?? null,
-      clientAuthor: author,
-      clearsDeadlineMs: null
-    }])
-    return { key: k, commit: result, version }
+    // A rollback that would change nothing makes no commit, as a delete of an absent key makes none (decision 0321).
+    // When the key durably holds the restored state already (the value without a TTL, or a tombstone), the answer
+    // names the commit that made that state; a key never written is NOT_FOUND, like that delete. A state not yet
+    // durable does not count as there: the rollback commits.
+    const decided: { version?: Version, unchanged?: CurrentEntry } = {}
+    const result = await this.decideAndCommit(k, (state) => {
+      if (state === null && restored === null) return null
+      const current = state !== null && this.isLive(state) ? state.value : null
+      const same = restored === null ? state?.value === null : current !== null && bytesEqual(current, restored) && state?.meta.expiresAtMs === null
+      if (same && !this.accepted.has(k)) {
+        decided.unchanged = state as CurrentEntry // with nothing accepted for k, decideAndCommit passes the durable entry
+        return null
+      }
+      decided.version = this.hlc.now()
+      // The restored value carries no TTL: its old deadline is in the past, and restoring means "make it current".
+      return {
+        key: k,
+        meta: { op: 'rollback', version: decided.version, expiresAtMs: null, author: author ?? this.nodeId, raftIndex: null },
+        value: restored,
+        clientAuthor: author,
+        clearsDeadlineMs: null
+      }
+    })
+    if (result !== null && decided.version !== undefined) return { key: k, commit: result, version: decided.version }
+    if (decided.unchanged !== undefined) return { key: k, commit: decided.unchanged.commit, version: decided.unchanged.meta.version }
+    throw new GitConfigError('NOT_FOUND', `key ${k} not found: it was never written, so there is nothing to roll back`, { key: k })
   }
 
   /**

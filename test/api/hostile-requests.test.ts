@@ -195,6 +195,40 @@ test('impossible dates in the audit filters are 400 INVALID_ARGUMENT (`since=202
   }
 })
 
+test('a rollback that changes nothing makes no commit, like a delete of an absent key', async () => {
+  const empty = mainHead()
+  const c1 = await write('/keys/odd/rb', 'one')
+  const written = JSON.parse((await rawRequest(f.url, 'GET /history/odd/rb HTTP/1.1')).body) as Array<{ commit: string, version: unknown }>
+  // The key already holds the value of c1: the answer names the commit that holds it, and main does not move.
+  const same = await rawRequest(f.url, `POST /rollback/odd/rb?to=${c1} HTTP/1.1\r\nContent-Length: 0`)
+  assert.equal(same.status, 200, same.body)
+  assert.deepEqual(JSON.parse(same.body), { key: '/odd/rb', commit: c1, version: written[0].version })
+  assert.equal(mainHead(), c1)
+  // A value that differs, or the same value with a TTL, is a change: a new commit each time.
+  for (const path of ['/keys/odd/rb', '/keys/odd/rb?ttl=3600']) {
+    await write(path, path.includes('ttl') ? 'one' : 'two')
+    const changed = await rawRequest(f.url, `POST /rollback/odd/rb?to=${c1} HTTP/1.1\r\nContent-Length: 0`)
+    const commit = (JSON.parse(changed.body) as { commit: string }).commit
+    assert.equal(mainHead(), commit)
+    const again = await rawRequest(f.url, `POST /rollback/odd/rb?to=${c1} HTTP/1.1\r\nContent-Length: 0`)
+    assert.equal((JSON.parse(again.body) as { commit: string }).commit, commit)
+    assert.equal(mainHead(), commit)
+  }
+  // Restoring absence: a change while the key exists; once it is absent, no commit and the answer names the commit
+  // that removed it. A key never written has nothing to roll back: 404 NOT_FOUND, as DELETE of an absent key.
+  const removed = await rawRequest(f.url, `POST /rollback/odd/rb?to=${empty} HTTP/1.1\r\nContent-Length: 0`)
+  const removedBy = (JSON.parse(removed.body) as { commit: string }).commit
+  assert.equal(mainHead(), removedBy)
+  assert.equal((await read('/keys/odd/rb')).status, 404)
+  const absentAgain = await rawRequest(f.url, `POST /rollback/odd/rb?to=${empty} HTTP/1.1\r\nContent-Length: 0`)
+  assert.equal((JSON.parse(absentAgain.body) as { commit: string }).commit, removedBy)
+  assert.equal(mainHead(), removedBy)
+  await refused('DELETE /keys/odd/rb HTTP/1.1', '', 'NOT_FOUND')
+  await refused(`POST /rollback/odd/never-written?to=${c1} HTTP/1.1\r\nContent-Length: 0`, '', 'NOT_FOUND')
+  const ops = (JSON.parse((await read('/history/odd/rb')).body) as Array<{ op: string }>).map(h => h.op)
+  assert.deepEqual(ops, ['rollback', 'rollback', 'set', 'rollback', 'set', 'set'])
+})
+
 // A client in another thread, writing as fast as its socket takes it: in the node's own thread the client's writes
 // and reads interleave with the server's turns and the reset never shows.
 const fastChunkedClient = `
@@ -210,6 +244,7 @@ socket.on('close', () => parentPort.postMessage(Buffer.concat(received).toString
 socket.write('POST /keys/odd/big HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n')
 socket.end(body)
 `
+
 test('a chunked body over the limit, sent fast, gets its 413 every time, not a connection reset', async () => {
   const before = mainHead()
   for (let i = 0; i < 20; i++) {
