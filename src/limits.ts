@@ -27,6 +27,11 @@ export const currentCacheBytesMax = 64 * 1024 * 1024
 export const historyLimitMax = 10_000
 /** How often the store looks for keys whose TTL ran out (expiry commits land within this much of the deadline). */
 export const expiryCheckIntervalMs = 250
+/**
+ * How long past a deadline a node waits for the writing node's expiry commit before committing the expiry itself
+ * (the writer may be down or cut off). The expiry is committed once in a healthy cluster (DESIGN.md "TTL").
+ */
+export const expiryTakeoverMsDefault = 30_000
 /** Most keys expired in one expiry pass; the rest wait for the next pass. */
 export const expiryPassKeysMax = 1_000
 /**
@@ -63,6 +68,13 @@ export const mergeChainCommitsMax = 256
 export const mergeFileEditsMax = 1024
 /** Most new tree objects a merge writes through `git mktree` (each is a loose object, fsynced). */
 export const mergeNewTreesMax = 64
+/**
+ * Most write commits one merge commit joins (its parents). Each node's writes form one chain, so a frontier holds at
+ * most one commit per node that wrote since the last merge; more comes only from a crafted head, which is refused.
+ */
+export const mergeParentsMax = 64
+/** Most merge commits walked from one head down to its write commits (merges made by an older rule nest). */
+export const mergeFrontierWalkMax = 4096
 /** Most foreign commits whose change trailers one merge reads into the key history (older ones are skipped). */
 export const mergeHistoryCommitsMax = 100_000
 /** Longest commit message line read as a change trailer; longer ones are ignored. */

@@ -68,9 +68,14 @@ export function commitStream (req: CommitRequest, from: string | null): Buffer {
   return Buffer.concat(parts)
 }
 
-/** A commit with explicit parents (merge commits): the tree starts as the first parent's and takes `files`. */
+/**
+ * A commit with explicit parents (merge commits): the tree starts as `rootTree` (default: the first parent's) and
+ * takes `files`.
+ */
 export interface ParentedCommitRequest extends Omit<CommitRequest, 'files'> {
   readonly parents: readonly string[]
+  /** An existing tree to start from instead of the first parent's. */
+  readonly rootTree?: string
   /** Files set from existing blobs (by id) or deleted. */
   readonly files: ReadonlyArray<{ readonly path: string, readonly blob: string | null }>
 }
@@ -95,6 +100,8 @@ export function parentedCommitStream (req: ParentedCommitRequest): Buffer {
   parts.push(...dataCommand(textEncoder.encode(req.message)))
   parts.push(Buffer.from(`from ${checkedOid(req.parents[0])}\n`))
   for (const p of req.parents.slice(1)) parts.push(Buffer.from(`merge ${checkedOid(p)}\n`))
+  // An empty path names the root: the whole tree is replaced by an existing one in a single command.
+  if (req.rootTree !== undefined) parts.push(Buffer.from(`M 040000 ${checkedOid(req.rootTree)} ""\n`))
   for (const f of req.files) {
     parts.push(Buffer.from(f.blob === null ? `D ${checkedPath(f.path)}\n` : `M 100644 ${checkedOid(f.blob)} ${checkedPath(f.path)}\n`))
   }
@@ -143,7 +150,10 @@ export class FastImport {
 
   constructor (gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
     this.from = head
-    this.child = spawn('git', [...gitConfigArgs, ...fastImportConfigArgs, '--git-dir', gitDir, 'fast-import', '--done', '--quiet'],
+    // --force: main moves from one canonical merge to the next, which joins the same write commits and more but does
+    // not contain the merge before it (docs/merge.md); without it git would keep the old tip and say nothing we read.
+    // Only this process moves main while the store holds the writer lock, so nothing else's update can be undone.
+    this.child = spawn('git', [...gitConfigArgs, ...fastImportConfigArgs, '--git-dir', gitDir, 'fast-import', '--done', '--quiet', '--force'],
       { stdio: ['pipe', 'pipe', 'pipe'], env: fastImportEnv() })
     this.child.stdout.setEncoding('utf8')
     this.child.stdout.on('data', (chunk: string) => this.onStdout(chunk))

@@ -31,6 +31,8 @@ export interface CommittedBatch {
   readonly changes: readonly Change[]
   /** Blob ids of the values (null for tombstones), in the order of `changes`. */
   readonly valueOids: ReadonlyArray<string | null>
+  /** Changes recorded in the commit's message (history) but not in its tree: a merged entry outranks them. */
+  readonly superseded: ReadonlySet<Change>
 }
 
 export interface GroupCommitHooks {
@@ -57,6 +59,8 @@ interface QueuedChange {
   /** The blobs as sent ahead to the fast-import running at submit time (null: not sent). */
   readonly metaSent: BlobMark | null
   readonly valueSent: BlobMark | null
+  /** Set by a merge that brought a higher entry of the key (markSuperseded). */
+  superseded: boolean
 }
 
 interface Group {
@@ -77,11 +81,12 @@ export interface ExclusiveWriter {
   /** Moves main to `commit`, which must contain the current head; durable when it resolves. */
   fastForward: (commit: string) => Promise<void>
   /**
-   * Takes queued (not yet committed) changes for which `superseded` is true out of the queue. Their callers are
-   * answered with `commit` (the durable commit that supersedes them) once their group has nothing else left, or
-   * with their group's commit otherwise. Returns the changes taken.
+   * Marks queued (not yet committed) changes for which `superseded` is true: they stay in the queue and are
+   * committed as usual, recorded in the commit message (so history shows every acknowledged write and the writer's
+   * reply names a commit that holds it), but their files are not written, so the tree keeps the merged entry that
+   * outranks them: a commit's tree stays the join of its parent's tree and its changes. Returns the changes marked.
    */
-  dropQueued: (superseded: (c: Change) => boolean, commit: string) => Change[]
+  markSuperseded: (superseded: (c: Change) => boolean) => Change[]
 }
 
 interface ExclusiveTask {
@@ -142,10 +147,10 @@ export class GroupCommitter {
     const meta = textEncoder.encode(encodeMeta(change.meta))
     const valueOid = change.value === null ? null : blobOid(change.value)
     const fi = this.fastImport
-    if (fi === null) return { change, meta, valueOid, metaSent: null, valueSent: null }
+    if (fi === null) return { change, meta, valueOid, metaSent: null, valueSent: null, superseded: false }
     const metaSent = fi.sendBlob(meta)
     const valueSent = change.value === null ? null : fi.sendBlob(change.value)
-    return { change, meta, valueOid, metaSent, valueSent }
+    return { change, meta, valueOid, metaSent, valueSent, superseded: false }
   }
 
   /**
@@ -264,7 +269,7 @@ export class GroupCommitter {
         await fi.resetBranch(branchRef, commit)
         this.head = commit
       }) },
-      dropQueued: (superseded, commit) => this.dropQueued(superseded, commit)
+      markSuperseded: (superseded) => this.markSuperseded(superseded)
     }
     try {
       // Started first, so the head the task sees is the tip fast-import will build on.
@@ -275,18 +280,16 @@ export class GroupCommitter {
     }
   }
 
-  private dropQueued (superseded: (c: Change) => boolean, commit: string): Change[] {
-    const taken: Change[] = []
-    const kept: Group[] = []
+  private markSuperseded (superseded: (c: Change) => boolean): Change[] {
+    const marked: Change[] = []
     for (const g of this.queue) {
-      const left = g.items.filter((q) => !superseded(q.change))
-      taken.push(...g.items.filter((q) => superseded(q.change)).map((q) => q.change))
-      this.queuedChanges -= g.items.length - left.length
-      if (left.length === 0) g.resolve(commit)
-      else kept.push(left.length === g.items.length ? g : { ...g, items: left })
+      for (const q of g.items) {
+        if (q.superseded || !superseded(q.change)) continue
+        q.superseded = true
+        marked.push(q.change)
+      }
     }
-    this.queue = kept
-    return taken
+    return marked
   }
 
   private failEverything (batch: Group[], err: unknown): void {
@@ -325,6 +328,7 @@ export class GroupCommitter {
     const files: FileChange[] = []
     if (this.head === null) files.push({ path: formatFileName, data: textEncoder.encode(formatVersion + '\n') })
     for (const q of items) {
+      if (q.superseded) continue
       const dir = keyToTreeDir(q.change.key)
       files.push({ path: `${dir}/${metaFileName}`, data: heldBy(fi, q.metaSent, q.meta) })
       files.push({ path: `${dir}/${valueFileName}`, data: q.change.value === null ? null : heldBy(fi, q.valueSent, q.change.value) })
@@ -340,7 +344,8 @@ export class GroupCommitter {
     const commit = await fi.commit({ branch: branchRef, author, committer, message, files })
     this.head = commit
     this.queuedChanges -= changes.length
-    this.hooks.onCommitted({ commit, timeSec, subject: message.split('\n')[0], changes, valueOids })
+    const superseded = new Set(items.filter((q) => q.superseded).map((q) => q.change))
+    this.hooks.onCommitted({ commit, timeSec, subject: message.split('\n')[0], changes, valueOids, superseded })
     for (const g of batch) g.resolve(commit)
     this.commitsSinceMaintenance += 1
     if (this.hooks.maintenanceDue(this.commitsSinceMaintenance)) {

@@ -6,14 +6,14 @@ import type { CatFile } from './cat-file.js'
 import { commitDate } from './commit-message.js'
 import type { TreeEntry } from './entry.js'
 import { chainSince, readCommitObject, type CommitObject } from './commit-object.js'
+import type { Frontiers } from './frontier.js'
 import { historyRowsOf, readChangeTrailers, type HistoryRow } from './foreign-history.js'
-import { runGit } from './git-process.js'
 import { blobOid, type Change, type ExclusiveWriter } from './group-commit.js'
 import type { CurrentEntry, IndexDb } from './index-db.js'
-import { compareEntriesTotal, mergeCommitMeta } from './merge.js'
-import { localOnlyEdits, mergeEdits, planMerge, type KeyOutcome, type MergePlan, type PlanLimits } from './merge-plan.js'
+import { compareEntriesTotal, decideHead, joinFrontiers, type HeadDecision, type MergeParent } from './merge.js'
+import { mergeEdits, planMerge, type KeyOutcome, type MergePlan, type PlanLimits } from './merge-plan.js'
 import { compareVersions } from './hlc.js'
-import { mergeChainCommitsMax, mergeFileEditsMax, mergeHistoryCommitsMax, mergeNewTreesMax, mergeReadsInFlightMax } from '../limits.js'
+import { mergeChainCommitsMax, mergeFileEditsMax, mergeHistoryCommitsMax, mergeNewTreesMax, mergeParentsMax, mergeReadsInFlightMax } from '../limits.js'
 import { mergedTrees, writeMergeCommit } from './merge-trees.js'
 import { transferFailed } from './pack-transfer.js'
 
@@ -37,29 +37,19 @@ export interface AppliedMerge {
   readonly history: readonly HistoryRow[]
   /** The highest version merged in (null when no key changed). */
   readonly maxVersion: Version | null
-  /** Queued local changes that lost to a merged entry and will not be written (see dropSuperseded). */
+  /** Queued local changes that lost to a merged entry: committed for their history, not into the tree. */
   readonly superseded: readonly Change[]
 }
 
 export interface MergeContext {
   readonly gitDir: string
   readonly catFile: CatFile
+  readonly frontiers: Frontiers
   readonly index: IndexDb
   readonly limits: PlanLimits
   readonly signal?: AbortSignal
   /** Called synchronously right after the git write is durable. */
   readonly applied: (merge: AppliedMerge) => void
-}
-
-/**
- * How `foreign` relates to main, with one `git merge-base` (instead of two `--is-ancestor` runs): contained when it
- * is main's merge base with it, a fast-forward when main is, a merge otherwise (unrelated histories included).
- */
-async function relate (gitDir: string, local: string, foreign: string): Promise<MergeOutcome> {
-  const r = await runGit(gitDir, ['merge-base', local, foreign])
-  if (r.code > 1) throw transferFailed('malformed', `cannot relate ${local} and ${foreign}: ${r.stderr}`)
-  const base = r.stdout.toString('utf8').trim()
-  return base === foreign ? 'contained' : base === local ? 'fast-forward' : 'merged'
 }
 
 /** History rows of `chain` (newest first, single-parent commits), oldest first like readChangeTrailers. */
@@ -127,25 +117,52 @@ async function changedEntries (ctx: MergeContext, plan: MergePlan, history: Prom
   return out
 }
 
-/** Merges `foreign` (a complete local commit) into main; runs inside the writer (GroupCommitter.runExclusive). */
+/** The frontier joined with the dates the merge commit's metadata takes; at most mergeParentsMax commits. */
+async function withDates (catFile: CatFile, joined: readonly string[]): Promise<MergeParent[]> {
+  if (joined.length > mergeParentsMax) {
+    throw transferFailed('malformed', `a merge would join ${joined.length} write commits; the limit is ${mergeParentsMax}`)
+  }
+  return await Promise.all(joined.map(async (commit) => ({ commit, authorTimeSec: (await readCommitObject(catFile, commit)).authorTimeSec })))
+}
+
+/**
+ * What main becomes with `foreign`: the canonical head of the joined frontiers (merge.ts decideHead). The common
+ * case, a peer's few new commits on top of main, is recognised from the commit objects alone.
+ */
+async function decide (ctx: MergeContext, local: CommitObject | null, foreign: CommitObject): Promise<{ decision: HeadDecision, chain: CommitObject[] | null }> {
+  const chain = local === null ? null : await chainSince(ctx.catFile, foreign, local.id, mergeChainCommitsMax)
+  if (chain !== null) return { decision: { kind: 'fast-forward', to: foreign.id }, chain }
+  const foreignFrontier = await ctx.frontiers.of(foreign.id)
+  const localFrontier = local === null ? [] : await ctx.frontiers.of(local.id)
+  const joined = await joinFrontiers(localFrontier, foreignFrontier, async (c) => await ctx.frontiers.independent(c))
+  const decision = decideHead(local === null ? null : { commit: local.id, tree: local.tree }, { commit: foreign.id, tree: foreign.tree },
+    await withDates(ctx.catFile, joined))
+  return { decision, chain: null }
+}
+
+/**
+ * Joins `foreign` (a complete local commit) into main; runs inside the writer (GroupCommitter.runExclusive). Main
+ * ends on the canonical head of every write commit the two hold (docs/merge.md): unchanged when it already is,
+ * fast-forwarded when the foreign head (or one write commit of it) is, else a new merge commit whose tree is the
+ * per-key join of the two trees.
+ */
 export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, foreign: string): Promise<MergeResult> {
   ctx.signal?.throwIfAborted()
   const local = writer.head
   if (local === foreign) return { head: local, outcome: 'contained', changedKeys: 0 }
   const foreignCommit = await readCommitObject(ctx.catFile, foreign)
-  // The common case, a peer's few new commits on top of main, is recognised from the commit objects alone; anything
-  // else asks git once.
-  const chain = local === null ? null : await chainSince(ctx.catFile, foreignCommit, local, mergeChainCommitsMax)
-  const relation: MergeOutcome = local === null || chain !== null ? 'fast-forward' : await relate(ctx.gitDir, local, foreign)
-  if (relation === 'contained') return { head: local as string, outcome: 'contained', changedKeys: 0 }
   const localCommit = local === null ? null : await readCommitObject(ctx.catFile, local)
+  const { decision, chain } = await decide(ctx, localCommit, foreignCommit)
+  if (decision.kind === 'contained') return { head: local as string, outcome: 'contained', changedKeys: 0 }
+  // The commit whose tree is joined with main's: the foreign head, or the one write commit main moves to.
+  const source = decision.kind === 'fast-forward' && decision.to !== foreign ? await readCommitObject(ctx.catFile, decision.to) : foreignCommit
   // The history (`git log` unless the commit objects already gave it) is read while the trees are compared: the
   // two do not depend on each other, and after a partition each takes a git process and some 100 ms.
   const historyRead: Promise<readonly HistoryRow[]> = chain !== null && chain.every((c) => c.plain)
     ? Promise.resolve(chainHistory(chain, ctx.limits.keyBytesMax))
-    : readChangeTrailers(ctx.gitDir, local === null ? [foreign] : [`^${local}`, foreign], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
+    : readChangeTrailers(ctx.gitDir, local === null ? [source.id] : [`^${local}`, source.id], ctx.limits.keyBytesMax, mergeHistoryCommitsMax)
   historyRead.catch(() => {}) // awaited below; a plan that fails first must not leave its rejection unhandled
-  const plan = await planMerge(ctx.gitDir, ctx.catFile, localCommit?.tree ?? null, foreignCommit.tree, foreign, ctx.limits)
+  const plan = await planMerge(ctx.gitDir, ctx.catFile, localCommit?.tree ?? null, source.tree, source.id, ctx.limits)
   const pending = await changedEntries(ctx, plan, historyRead)
   const history = await historyRead
   ctx.signal?.throwIfAborted()
@@ -153,41 +170,37 @@ export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, for
   let head: string
   let timeSec: number
   let subject: string
-  if (relation === 'fast-forward') {
-    await writer.fastForward(foreign)
-    head = foreign
-    timeSec = foreignCommit.committerTimeSec
-    subject = foreignCommit.subject
+  if (decision.kind === 'fast-forward') {
+    await writer.fastForward(source.id)
+    head = source.id
+    timeSec = source.committerTimeSec
+    subject = source.subject
   } else {
-    const localInfo = localCommit as CommitObject
-    const meta = mergeCommitMeta({ commit: localInfo.id, authorTimeSec: localInfo.authorTimeSec }, { commit: foreign, authorTimeSec: foreignCommit.authorTimeSec })
-    const baseIsLocal = meta.parents[0] === local
-    // Main's big one-sided directories were not listed (plan.localOnly): from main's tree they need no edit, from
-    // the foreign parent's they are whole subtrees, which the tree path reuses without listing them.
-    const needsLocalOnly = !baseIsLocal && plan.localOnly.length > 0
-    let built = needsLocalOnly ? mergedTrees(plan, mergeNewTreesMax) : null
-    let edits: Array<{ path: string, blob: string | null }> = []
-    if (built === null) {
-      edits = mergeEdits(plan, baseIsLocal)
-      if (needsLocalOnly) for (const e of await localOnlyEdits(ctx.gitDir, plan)) edits.push(e)
-      else if (edits.length > mergeFileEditsMax) built = mergedTrees(plan, mergeNewTreesMax)
-    }
+    const meta = decision.meta
+    // Mostly whole subtrees from one side: a few new trees and the commit, then main moves to it (decision 0456).
+    // Otherwise fast-import starts from main's tree (whichever parent comes first) and takes the foreign winners.
+    const edits = localCommit === null ? [] : mergeEdits(plan, true)
+    const built = edits.length > mergeFileEditsMax ? mergedTrees(plan, mergeNewTreesMax) : null
     if (built !== null) {
-      // Mostly whole subtrees from one side: a few new trees and the commit, then main moves to it (decision 0456).
       head = await writeMergeCommit(ctx.gitDir, built, meta)
       await writer.fastForward(head)
     } else {
-      head = await writer.commitWithParents({ author: meta.author, committer: meta.committer, message: meta.message, parents: meta.parents, files: edits })
+      head = await writer.commitWithParents({
+        author: meta.author, committer: meta.committer, message: meta.message, parents: meta.parents,
+        rootTree: localCommit?.tree ?? source.tree, files: edits
+      })
     }
     timeSec = meta.committer.timeSec
     subject = meta.message.split('\n')[0]
   }
 
   const winners = new Map<string, TreeEntry>(plan.changed.map((o) => [o.key, o.winner]))
-  const superseded = writer.dropQueued((c) => {
+  // Queued local writes that lose to a merged entry are still committed (their history and their writers' replies
+  // name a commit that records them), but leave the merged entry in the tree: see GroupCommitter.markSuperseded.
+  const superseded = writer.markSuperseded((c) => {
     const w = winners.get(c.key)
     return w !== undefined && compareEntriesTotal(w, { meta: c.meta, valueOid: c.value === null ? null : blobOid(c.value) }) > 0
-  }, head)
+  })
   let maxVersion: Version | null = null
   for (const e of pending) if (maxVersion === null || compareVersions(e.meta.version, maxVersion) > 0) maxVersion = e.meta.version
   const cleared = plan.changed.flatMap((o) => (o.local?.meta.expiresAtMs != null ? [[o.local.meta.expiresAtMs, o.key] as const] : []))
@@ -203,5 +216,5 @@ export async function mergeInto (ctx: MergeContext, writer: ExclusiveWriter, for
     maxVersion,
     superseded
   })
-  return { head, outcome: relation, changedKeys: pending.length }
+  return { head, outcome: decision.kind === 'fast-forward' ? 'fast-forward' : 'merged', changedKeys: pending.length }
 }

@@ -6,6 +6,7 @@
 // The merge is a join on a total order of entries, applied per key: the result keeps, for every key, the greatest
 // entry either side holds. Joins of a total order are commutative, associative and idempotent, which is exactly what
 // convergence needs: replicas may exchange states in any order, any number of times, and still agree.
+import { createHash } from 'node:crypto'
 import { compareEntries, encodeMeta, isTombstone, type TreeEntry } from './entry.js'
 
 /** A replica's state: key -> entry, tombstones included. */
@@ -159,8 +160,8 @@ export interface MergeSignature {
 }
 
 export interface MergeCommitMeta {
-  /** Sorted by commit id: the canonical parent order. */
-  readonly parents: readonly [string, string]
+  /** Sorted by commit id: the canonical parent order. At least two. */
+  readonly parents: readonly string[]
   readonly author: MergeSignature
   readonly committer: MergeSignature
   readonly message: string
@@ -171,24 +172,90 @@ export const mergeIdentity = { name: 'gitconfig-merge', email: 'merge@gitconfig.
 
 const commitIdPattern = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 
+function byId (a: MergeParent, b: MergeParent): number {
+  return a.commit < b.commit ? -1 : a.commit > b.commit ? 1 : 0
+}
+
 /**
- * Everything about a merge commit except its tree, as a function of the two heads only: parents sorted by id, the
- * later of the two author dates as both dates (never the local clock), a fixed identity and a message naming the
- * heads. Two nodes merging the same heads into the same tree therefore create the same commit id.
+ * Everything about a merge commit except its tree, as a function of the set of commits it joins: parents sorted by
+ * id, the latest of their author dates as both dates (never the local clock), a fixed identity and a message naming
+ * them. Nodes that join the same write commits into the same tree therefore create the same commit id, whichever
+ * heads they merged on the way (docs/merge.md "Merge commits").
  */
-export function mergeCommitMeta (parentA: MergeParent, parentB: MergeParent): MergeCommitMeta {
-  for (const p of [parentA, parentB]) {
+export function mergeCommitMeta (...joined: readonly MergeParent[]): MergeCommitMeta {
+  for (const p of joined) {
     if (!commitIdPattern.test(p.commit)) throw new Error(`merge parent is not a full lowercase commit id: ${JSON.stringify(p.commit)}`)
     if (!Number.isSafeInteger(p.authorTimeSec) || p.authorTimeSec < 0) throw new Error(`merge parent ${p.commit} has an invalid date ${p.authorTimeSec}`)
   }
-  if (parentA.commit === parentB.commit) throw new Error(`merging a commit with itself: ${parentA.commit}`)
-  const [first, second] = parentA.commit < parentB.commit ? [parentA, parentB] : [parentB, parentA]
-  const timeSec = Math.max(first.authorTimeSec, second.authorTimeSec)
+  const sorted = [...joined].sort(byId)
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].commit === sorted[i - 1].commit) throw new Error(`merging a commit with itself: ${sorted[i].commit}`)
+  }
+  if (sorted.length < 2) throw new Error('a merge joins at least two commits')
+  const timeSec = Math.max(...sorted.map((p) => p.authorTimeSec))
   const signature: MergeSignature = { ...mergeIdentity, timeSec }
+  const short = sorted.map((p) => p.commit.slice(0, 12))
+  const subject = short.length === 2 ? `merge ${short[0]} and ${short[1]}` : `merge ${short.slice(0, -1).join(', ')} and ${short[short.length - 1]}`
   return {
-    parents: [first.commit, second.commit],
+    parents: sorted.map((p) => p.commit),
     author: signature,
     committer: signature,
-    message: `merge ${first.commit.slice(0, 12)} and ${second.commit.slice(0, 12)}\n\nHeads:\n${first.commit}\n${second.commit}\n`
+    message: `${subject}\n\nHeads:\n${sorted.map((p) => p.commit).join('\n')}\n`
   }
+}
+
+/**
+ * The id git gives the commit with `tree` and `meta` (SHA-1 object format, no encoding header: what fast-import
+ * and commit-tree write for it). A head whose id equals this for its own tree is that canonical merge.
+ */
+export function mergeCommitId (tree: string, meta: MergeCommitMeta): string {
+  const sig = (kind: string, s: MergeSignature): string => `${kind} ${s.name} <${s.email}> ${s.timeSec} +0000\n`
+  const body = `tree ${tree}\n${meta.parents.map((p) => `parent ${p}\n`).join('')}${sig('author', meta.author)}${sig('committer', meta.committer)}\n${meta.message}`
+  const bytes = Buffer.from(body, 'utf8')
+  return createHash('sha1').update(`commit ${bytes.length}\u0000`).update(bytes).digest('hex')
+}
+
+/**
+ * The join of two frontiers (the newest write commits each head holds, none an ancestor of another): their union
+ * without the commits that are ancestors of others. `independent` answers that for a set of commits (git
+ * merge-base --independent); it is not asked when the foreign frontier adds nothing, the case of a node that
+ * already holds every write of the head it was sent. Sorted by id.
+ */
+export async function joinFrontiers (local: readonly string[], foreign: readonly string[],
+  independent: (commits: readonly string[]) => Promise<readonly string[]>): Promise<string[]> {
+  const mine = new Set(local)
+  if (foreign.every((c) => mine.has(c))) return [...mine].sort()
+  const union = new Set([...local, ...foreign])
+  return [...new Set(await independent([...union].sort()))].sort()
+}
+
+/** A head as the decision sees it: its id and tree. */
+export interface HeadTree {
+  readonly commit: string
+  readonly tree: string
+}
+
+/** What a node does with a foreign head (docs/merge.md "Merge commits"). */
+export type HeadDecision =
+  | { readonly kind: 'contained' }
+  | { readonly kind: 'fast-forward', readonly to: string }
+  | { readonly kind: 'merge', readonly meta: MergeCommitMeta }
+
+/**
+ * The canonical head for `joined` (the joined frontier, with author dates): the one write commit when it is alone,
+ * else the merge commit of them all. Contained when main already is that commit; a fast-forward when the foreign
+ * head (or, for one write commit, that commit) is it; a merge commit to write otherwise. Main is never kept when
+ * it is not canonical (a merge made by an older rule, or crafted by a peer): it moves to the canonical commit, so
+ * every node holding the same writes ends on the same head.
+ */
+export function decideHead (local: HeadTree | null, foreign: HeadTree, joined: readonly MergeParent[]): HeadDecision {
+  if (joined.length === 0) throw new Error('a head holds at least one write commit')
+  if (joined.length === 1) {
+    const only = joined[0].commit
+    return only === local?.commit ? { kind: 'contained' } : { kind: 'fast-forward', to: only }
+  }
+  const meta = mergeCommitMeta(...joined)
+  if (local !== null && mergeCommitId(local.tree, meta) === local.commit) return { kind: 'contained' }
+  if (mergeCommitId(foreign.tree, meta) === foreign.commit) return { kind: 'fast-forward', to: foreign.commit }
+  return { kind: 'merge', meta }
 }

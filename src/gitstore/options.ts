@@ -1,7 +1,7 @@
 // Store options, validated once at the edge with one schema that rejects unknown keys (STYLE.md).
 import { z } from 'zod'
 import { GitConfigError } from '../errors.js'
-import { keyBytesMaxDefault, maintenanceCommitsInterval, valueBytesMaxDefault } from '../limits.js'
+import { expiryTakeoverMsDefault, keyBytesMaxDefault, maintenanceCommitsInterval, valueBytesMaxDefault } from '../limits.js'
 import { nodeIdPattern } from './hlc.js'
 
 export interface GitConfigStoreOptions {
@@ -17,6 +17,11 @@ export interface GitConfigStoreOptions {
   readonly maintenance?: boolean
   /** Commits between maintenance rounds (default maintenanceCommitsInterval, 100). */
   readonly maintenanceCommits?: number
+  /**
+   * How long after a deadline this node waits for the writing node's expiry commit before it commits the expiry
+   * itself (default expiryTakeoverMsDefault, 30 s). Reads hide the value from the deadline on regardless.
+   */
+  readonly expiryTakeoverMs?: number
 }
 
 export interface ResolvedStoreOptions {
@@ -26,6 +31,7 @@ export interface ResolvedStoreOptions {
   readonly clock: () => number
   readonly maintenance: boolean
   readonly maintenanceCommits: number
+  readonly expiryTakeoverMs: number
 }
 
 const schema = z.strictObject({
@@ -34,7 +40,8 @@ const schema = z.strictObject({
   valueBytesMax: z.number().int().min(0).max(1024 * 1024 * 1024).optional(),
   clock: z.custom<() => number>((v) => typeof v === 'function', 'a function returning epoch milliseconds').optional(),
   maintenance: z.boolean().optional(),
-  maintenanceCommits: z.number().int().min(1).max(1_000_000).optional()
+  maintenanceCommits: z.number().int().min(1).max(1_000_000).optional(),
+  expiryTakeoverMs: z.number().int().min(0).max(24 * 3600 * 1000).optional()
 })
 
 export function resolveStoreOptions (opts: unknown): ResolvedStoreOptions {
@@ -50,6 +57,7 @@ export function resolveStoreOptions (opts: unknown): ResolvedStoreOptions {
     valueBytesMax: o.valueBytesMax ?? valueBytesMaxDefault,
     clock: o.clock ?? Date.now,
     maintenance: o.maintenance ?? true,
-    maintenanceCommits: o.maintenanceCommits ?? maintenanceCommitsInterval
+    maintenanceCommits: o.maintenanceCommits ?? maintenanceCommitsInterval,
+    expiryTakeoverMs: o.expiryTakeoverMs ?? expiryTakeoverMsDefault
   })
 }

@@ -41,6 +41,7 @@ import {
 import { readTreeEntries } from './tree-reader.js'
 import { Watcher } from './watcher.js'
 import { mergeInto, type AppliedMerge, type MergeResult } from './merge-into.js'
+import { Frontiers } from './frontier.js'
 import { checkCommitIds, createPack, ingestPack, type PackRequest } from './pack-transfer.js'
 import { fetchFromRemote, pushToRemote } from './remote.js'
 import type { HistoryRow } from './foreign-history.js'
@@ -66,7 +67,7 @@ interface DurableCommit {
   /** The changed keys' new entries; `commit` is the commit that wrote each (for merges, a foreign one). */
   readonly entries: readonly CurrentEntry[]
   readonly cleared: ReadonlyArray<readonly [number, string]>
-  /** History rows of a merge or fast-forward (the foreign commits); omitted for local commits. */
+  /** History rows of a merge or fast-forward (the foreign commits), or of a local commit with superseded changes. */
   readonly history?: readonly HistoryRow[]
 }
 
@@ -103,6 +104,7 @@ export class GitConfigStore implements ConfigStore {
   private readonly commitListeners = new Set<(e: CommitEvent) => void>()
   private readonly committer: GroupCommitter
   private readonly maintenance: Maintenance
+  private readonly frontiers: Frontiers
   /** Bumped after every index write, so a LevelDB read that raced one is retried. */
   private indexGeneration = 0
   private indexTail: Promise<void> = Promise.resolve()
@@ -144,6 +146,7 @@ export class GitConfigStore implements ConfigStore {
     this.indexedSeq = seq
     this.maxVersion = maxVersion
     this.lastMaintenanceMs = opts.clock()
+    this.frontiers = new Frontiers(paths.gitDir, catFile)
     // After a repack the long-lived git processes move to new ones, which let go of the deleted packs: cat-file
     // always, fast-import when no maintenance window (which replaces it anyway) preceded the round.
     this.maintenance = new Maintenance(paths.gitDir, () => {
@@ -547,6 +550,7 @@ export class GitConfigStore implements ConfigStore {
     return await this.committer.runExclusive(async (writer) => await mergeInto({
       gitDir: this.paths.gitDir,
       catFile: this.catFile,
+      frontiers: this.frontiers,
       index: this.index,
       limits: { keyBytesMax: this.opts.keyBytesMax, valueBytesMax: this.opts.valueBytesMax },
       signal: signal instanceof AbortSignal ? signal : undefined,
@@ -576,6 +580,12 @@ export class GitConfigStore implements ConfigStore {
   async maintenanceSettled (): Promise<{ ok: boolean, message: string } | null> {
     await this.maintenance.settle()
     return this.maintenance.lastReport
+  }
+
+  /** Runs an expiry pass now (or joins the running one) and waits for its commits (tests). */
+  async expireNow (): Promise<void> {
+    this.assertOpen()
+    await this.expirePass()
   }
 
   /** Waits until every acknowledged commit is indexed (tests, benchmarks). */
@@ -685,15 +695,21 @@ export class GitConfigStore implements ConfigStore {
   }
 
   private onCommitted (batch: CommittedBatch): void {
-    const entries: CurrentEntry[] = batch.changes.map((c, i) => ({
-      key: c.key, meta: c.meta, valueOid: batch.valueOids[i], value: c.value, commit: batch.commit
-    }))
-    batch.changes.forEach((c) => {
+    const entries: CurrentEntry[] = []
+    batch.changes.forEach((c, i) => {
       if (this.accepted.get(c.key) === c) this.accepted.delete(c.key)
       if (c.meta.op !== 'expire') this.noteVersion(c.meta.version)
+      if (!batch.superseded.has(c)) entries.push({ key: c.key, meta: c.meta, valueOid: batch.valueOids[i], value: c.value, commit: batch.commit })
     })
-    const cleared = batch.changes.flatMap((c) => (c.clearsDeadlineMs === null ? [] : [[c.clearsDeadlineMs, c.key] as const]))
-    this.recordDurable({ commit: batch.commit, date: commitDate(batch.timeSec), message: batch.subject, entries, cleared })
+    const cleared = batch.changes.flatMap((c) => (c.clearsDeadlineMs === null || batch.superseded.has(c) ? [] : [[c.clearsDeadlineMs, c.key] as const]))
+    const date = commitDate(batch.timeSec)
+    // A superseded change is in the commit's history but not its tree: the history rows are given explicitly.
+    const history = batch.superseded.size === 0
+      ? undefined
+      : batch.changes.map((c) => ({
+        key: c.key, commit: batch.commit, date, author: c.meta.author, message: batch.subject, op: c.meta.op, version: c.meta.version, node: c.meta.version.node
+      }))
+    this.recordDurable({ commit: batch.commit, date, message: batch.subject, entries, cleared, history })
   }
 
   private onMerged (m: AppliedMerge): void {
@@ -845,7 +861,13 @@ export class GitConfigStore implements ConfigStore {
     return { key, value: state.value, version: state.meta.version, expiresAtMs: state.meta.expiresAtMs, commit: changedIn ?? full }
   }
 
-  /** Turns every key whose deadline has passed into an `expire` tombstone commit (expiry.md in docs/store.md). */
+  /**
+   * Turns every key whose deadline has passed into an `expire` tombstone commit (expiry in docs/store.md). A key is
+   * expired by the node that wrote it, so the expiry is committed once in a cluster; another node takes over only
+   * when the writer's expiry has not reached it expiryTakeoverMs after the deadline (a writer that is down or cut
+   * off). Takeovers on several nodes write identical tombstones, so they still merge to one state. Reads hide an
+   * expired value on every node meanwhile.
+   */
   private expirePass (): Promise<void> {
     if (this.expiryRunning !== null) return this.expiryRunning
     this.expiryRunning = (async () => {
@@ -854,12 +876,14 @@ export class GitConfigStore implements ConfigStore {
           const now = this.opts.clock()
           const due = await this.index.dueDeadlines(now, expiryPassKeysMax)
           const commits: Array<Promise<string | null>> = []
+          let waiting = 0
           for (const [deadline, key] of due) {
             let stale = false
             commits.push(this.decideAndCommit(key, (state) => {
               // Keys written through Raft expire through Raft (DESIGN.md "TTL"); reads hide them meanwhile.
               if (state !== null && state.value !== null && state.meta.raftIndex !== null) return null
               if (state === null || state.value === null || state.meta.expiresAtMs !== deadline) { stale = true; return null }
+              if (state.meta.version.node !== this.nodeId && now < deadline + this.opts.expiryTakeoverMs) { waiting += 1; return null }
               return expireChange(key, state.meta, deadline)
             }).then(async (commit) => {
               if (stale) await this.index.dropDeadline(deadline, key)
@@ -869,7 +893,8 @@ export class GitConfigStore implements ConfigStore {
           const results = await Promise.allSettled(commits)
           for (const r of results) if (r.status === 'rejected') this.lastBackgroundError = r.reason as Error
           await this.indexSettled()
-          if (due.length < expiryPassKeysMax || results.some((r) => r.status === 'rejected')) break
+          // Deadlines left waiting for their writer stay first in the index: passing them again would spin.
+          if (due.length < expiryPassKeysMax || waiting > 0 || results.some((r) => r.status === 'rejected')) break
         }
       } catch (err) {
         this.lastBackgroundError = err as Error

@@ -157,24 +157,42 @@ test('a tombstone wins over an older set from the other side, and a newer set wi
   assert.equal(a.store.head, b.store.head)
 })
 
-test('an expiry tombstone derived on both sides merges cleanly to one entry', async (t) => {
+test('an expiry is committed once, by the writing node; another node hides the value and takes over only when the writer is silent', async (t) => {
   const a = await openReplica(t, 'node-a')
   const b = await openReplica(t, 'node-b')
   await a.store.set('/lease', 'held', { ttlMs: 1000 })
   await pull(b.store, a.store)
+  const bBefore = b.store.head
   a.clock.advance(1000)
   b.clock.advance(1000)
-  // Each store commits its own expiry (different commits: each names its node as committer).
-  for (const s of [a.store, b.store]) {
-    while ((await s.history('/lease'))[0]?.op !== 'expire') await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  assert.notEqual(a.store.head, b.store.head)
+  await a.store.expireNow()
+  await b.store.expireNow()
+  assert.equal((await a.store.history('/lease'))[0]?.op, 'expire', 'the writer commits the expiry')
+  assert.equal(await b.store.get('/lease'), null, 'the other node reads it as absent before any expiry commit')
+  assert.equal(b.store.head, bBefore, 'and leaves the commit to the writer')
+  assert.equal((await pull(b.store, a.store)).outcome, 'fast-forward')
+  assert.equal(b.store.head, a.store.head, 'one expiry commit, the same on both')
+  assert.equal((await b.store.history('/lease')).filter((h) => h.op === 'expire').length, 1, 'one expiry in history')
+
+  // A writer that stays silent: b takes over once expiryTakeoverMs (default 30 s) has passed after the deadline.
+  await a.store.set('/lease2', 'held', { ttlMs: 1000 })
+  await pull(b.store, a.store)
+  a.clock.advance(1000 + 29_000)
+  b.clock.advance(1000 + 29_000)
+  await b.store.expireNow()
+  assert.equal(b.store.head, a.store.head, 'within the takeover time b still waits')
+  b.clock.advance(1_000)
+  await b.store.expireNow()
+  const onB = await b.store.history('/lease2')
+  assert.equal(onB[0]?.op, 'expire')
+  assert.equal(onB[0]?.commit, b.store.head)
+  // The writer's own expiry, made independently, is the identical tombstone: the two merge to one entry.
+  await a.store.expireNow()
   const onA = await pull(a.store, b.store)
   assert.deepEqual([onA.outcome, onA.changedKeys], ['merged', 0], 'the same tombstone on both sides: nothing changes')
   assert.equal((await pull(b.store, a.store)).outcome, 'fast-forward')
   assert.equal(treeOf(a.dir), treeOf(b.dir))
-  assert.equal(await b.store.get('/lease'), null)
-  assert.equal((await a.store.history('/lease')).filter((h) => h.op === 'expire').length, 1, 'one expiry in history')
+  assert.equal(a.store.head, b.store.head)
 })
 
 test('local writes made while a merge runs are all acknowledged and present', async (t) => {
@@ -196,7 +214,7 @@ test('local writes made while a merge runs are all acknowledged and present', as
   git(b.dir, 'fsck', '--full', '--strict', '--no-dangling')
 })
 
-test('a queued local write that a merge brings a higher version of is superseded, not written over the merge', async (t) => {
+test('a queued local write that a merge brings a higher version of is committed for its history, not over the merged entry', async (t) => {
   const a = await openReplica(t, 'node-a', 1_800_000_001_000) // a's clock is ahead: its write is newer
   const b = await openReplica(t, 'node-b', 1_800_000_000_000)
   await a.store.set('/k', 'newer on a')
@@ -215,9 +233,18 @@ test('a queued local write that a merge brings a higher version of is superseded
   await held
   const merged = await merge
   const write = await local
-  assert.equal(write.commit, merged.head, 'the superseded write is answered with the merge commit')
+  // Issue 13.6: the write is acknowledged, so it is a commit of its own (its history row names it) on top of the
+  // merge, and the tree keeps the higher merged version. (Before, it was dropped and answered with the merge.)
+  assert.notEqual(write.commit, merged.head)
+  assert.equal(git(b.dir, 'rev-parse', `${write.commit}^`).trim(), merged.head)
   assert.equal(text((await b.store.get('/k'))?.value), 'newer on a')
-  assert.deepEqual((await b.store.history('/k')).map((h) => h.node), ['node-a'])
+  assert.equal(text((await b.store.get('/k', { commit: write.commit }))?.value), 'newer on a')
+  const history = await b.store.history('/k')
+  assert.deepEqual(history.map((h) => [h.node, h.op]), [['node-a', 'set'], ['node-b', 'set']])
+  assert.equal(history[1].commit, write.commit)
+  assert.match(git(b.dir, 'log', '-1', '--format=%B', write.commit), /"key":"\/k".*"node":"node-b"/)
+  // The commit changed no file: the merged entry stays in the tree.
+  assert.equal(git(b.dir, 'diff-tree', '--no-commit-id', '-r', write.commit).trim(), '')
   // A write made after the merge orders after the merged version and wins.
   const later = await b.store.set('/k', 'after the merge')
   assert.ok(later.version.wallMs >= 1_800_000_001_000)
