@@ -1,11 +1,15 @@
 // The single writer's long-lived `git fast-import`. Each commit is sent with `checkpoint` then `get-mark`: git
-// answers the mark only after the checkpoint has written (and, with core.fsync, synced) the pack and moved
-// refs/heads/main, so the answer is the durability acknowledgement for every change in the commit.
+// answers the mark only after the checkpoint has written and fsynced the pack and its index, fsynced
+// refs/heads/main.lock and renamed it over the ref. The rename itself is made durable here, by an fsync of the
+// directories whose names the checkpoint changed, before the answer is passed on: only then is it the durability
+// acknowledgement for every change in the commit (docs/operations.md "Durability", decision 0266).
 // Blobs may be sent ahead of their commit (`sendBlob`) so git stores them while the commit is still being gathered.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { join } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import { gitStderrBytesMax } from '../limits.js'
 import { fastImportConfigArgs, fastImportEnv, gitConfigArgs } from './git-process.js'
+import { syncDirectory } from './repository.js'
 
 /** A blob this fast-import process already holds (sent with `sendBlob`), named by its mark. */
 export interface BlobMark {
@@ -120,6 +124,14 @@ export function resetStream (branch: string, commit: string): Buffer {
   return Buffer.from(`reset ${branch}\nfrom ${checkedOid(commit)}\n\ncheckpoint\nls ${commit} ${formatProbePath}\n`)
 }
 
+/**
+ * fsyncs each directory in turn (the pack's folder first). Both are durable before anyone is answered; on
+ * filesystems that journal metadata in order (ext4, XFS) the ref's rename could not outlive the pack's names anyway.
+ */
+async function syncDirectories (dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) await syncDirectory(dir)
+}
+
 interface Waiter {
   /** Whether an answer line is the one expected; a false answer rejects. */
   accept: (line: string) => boolean
@@ -148,8 +160,18 @@ export class FastImport {
   private blobsUnsent: Buffer[] = []
   private blobsUnsentCount = 0
 
+  /** Directories whose entries a commit's checkpoint changes: the pack's and its index's names, then the ref's. */
+  private readonly commitDirs: readonly string[]
+  /** The one a fast-forward changes (no pack is written). */
+  private readonly refDirs: readonly string[]
+  /** The directory fsyncs of earlier answers: answers are passed on in order, each after its own fsyncs. */
+  private synced: Promise<void> = Promise.resolve()
+
   constructor (gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
     this.from = head
+    const refsDir = join(gitDir, 'refs', 'heads')
+    this.commitDirs = [join(gitDir, 'objects', 'pack'), refsDir]
+    this.refDirs = [refsDir]
     // --force: main moves from one canonical merge to the next, which joins the same write commits and more but does
     // not contain the merge before it (docs/merge.md); without it git would keep the old tip and say nothing we read.
     // Only this process moves main while the store holds the writer lock, so nothing else's update can be undone.
@@ -190,24 +212,38 @@ export class FastImport {
         return Promise.reject(new Error(`blob mark :${f.data.mark} belongs to another fast-import process`))
       }
     }
-    return this.send(commitStream(req, this.from), isCommitAnswer)
+    return this.send(commitStream(req, this.from), isCommitAnswer, this.commitDirs)
   }
 
   /** Sends a commit with explicit parents (a merge); resolves with its id once durable on the branch. */
   commitWithParents (req: ParentedCommitRequest): Promise<string> {
-    return this.send(parentedCommitStream(req), isCommitAnswer)
+    return this.send(parentedCommitStream(req), isCommitAnswer, this.commitDirs)
   }
 
   /** Fast-forwards the branch to an existing commit; resolves once the ref update is durable. */
   async resetBranch (branch: string, commit: string): Promise<void> {
-    await this.send(resetStream(branch, commit), isLsAnswer)
+    await this.send(resetStream(branch, commit), isLsAnswer, this.refDirs)
   }
 
-  private send (stream: Buffer, accept: (line: string) => boolean): Promise<string> {
+  /**
+   * Sends a stream that ends with a checkpoint and one query; resolves with git's answer once the directories in
+   * `durableDirs` are fsynced after it. git fsyncs the ref's lock file but not refs/heads after renaming the lock
+   * over the ref, and not objects/pack after naming the pack: on ext4 a power cut within the journal's commit
+   * interval could otherwise undo an acknowledged rename.
+   */
+  private send (stream: Buffer, accept: (line: string) => boolean, durableDirs: readonly string[]): Promise<string> {
     if (this.exited) return Promise.reject(this.failure('git fast-import is not running'))
     return new Promise((resolve, reject) => {
-      // The branch now has a tip inside fast-import, so later commits must not name `from` again.
-      this.waiters.push({ accept, resolve: (answer) => { this.from = null; resolve(answer) }, reject })
+      const answered = (answer: string): void => {
+        // The branch now has a tip inside fast-import, so later commits must not name `from` again.
+        this.from = null
+        const synced = this.synced.then(async () => { await syncDirectories(durableDirs) })
+        this.synced = synced.catch(() => {})
+        synced.then(() => resolve(answer), (err: Error) => {
+          reject(new GitConfigError('GIT_UNAVAILABLE', `git moved the branch but the move could not be made durable: ${err.message}`))
+        })
+      }
+      this.waiters.push({ accept, resolve: answered, reject })
       this.writeUnsentBlobs()
       this.child.stdin.write(stream)
     })

@@ -1,7 +1,7 @@
 // The on-disk layout: a bare git repository whose derivable state lives in DIR/gitconfig/ (git ignores unknown
 // folders in a gitdir). Creating it, recognising it, and cleaning up after a crash.
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import { gitOk, runGit } from './git-process.js'
@@ -90,9 +90,57 @@ export async function loadNodeId (paths: RepositoryPaths, wanted: string | undef
   return id
 }
 
-/** Lock and temporary files a killed git leaves behind; safe to delete once we hold the writer lock. */
+/**
+ * fsyncs a directory, which makes the names created, renamed or removed in it durable (a file's own fsync does not
+ * cover its name). Linux allows fsync on a directory opened read-only.
+ */
+export async function syncDirectory (path: string): Promise<void> {
+  const dir = await open(path, 'r')
+  try { await dir.sync() } finally { await dir.close() }
+}
+
+/** The full object id in a ref file (one line; SHA-1 or SHA-256). */
+const refValuePattern = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\n$/
+
+/**
+ * Finishes an update of main that git made durable in `refs/heads/main.lock` but whose rename over the ref did not
+ * survive: a power cut or kernel crash after git's checkpoint, or a git killed between its fsync and its rename.
+ * Git writes the lock, fsyncs it (core.fsync includes `reference`), then renames it over the ref; before the store
+ * fsynced refs/heads after that rename (decision 0266), an acknowledged commit could be left in the lock alone.
+ *
+ * The rename is redone, as git would have done it, only when the lock names a commit that is complete in the
+ * repository (every object it reaches beyond main is present) and that contains main: main only ever moves forward.
+ * A torn or stale lock is left for clearStaleLocks to delete. Returns the commit main moved to, or null.
+ */
+export async function finishInterruptedMainUpdate (gitDir: string): Promise<string | null> {
+  const lockPath = join(gitDir, branchRef + '.lock')
+  const text = await readFile(lockPath, 'utf8').catch(() => null)
+  const m = text === null ? null : refValuePattern.exec(text)
+  if (m === null) return null
+  const candidate = m[1]
+  const current = await rawRefValue(gitDir)
+  if (current === candidate) return null
+  const reach = current === null ? [candidate] : [candidate, '--not', current]
+  if ((await runGit(gitDir, ['rev-list', '--objects', '--quiet', ...reach])).code !== 0) return null
+  if (current !== null && (await runGit(gitDir, ['merge-base', '--is-ancestor', current, candidate])).code !== 0) return null
+  await rename(lockPath, join(gitDir, branchRef))
+  await syncDirectory(join(gitDir, 'refs', 'heads'))
+  return candidate
+}
+
+/** What refs/heads/main holds, whether or not that object exists; null when there is no main. */
+async function rawRefValue (gitDir: string): Promise<string | null> {
+  const r = await runGit(gitDir, ['rev-parse', '--verify', '--quiet', branchRef])
+  return r.code === 0 ? r.stdout.toString('utf8').trim() : null
+}
+
+/**
+ * Lock and temporary files a killed git leaves behind; safe to delete once we hold the writer lock. An update of
+ * main that a crash left in its lock is finished first (finishInterruptedMainUpdate).
+ */
 export async function clearStaleLocks (gitDir: string): Promise<string[]> {
   const removed: string[] = []
+  await finishInterruptedMainUpdate(gitDir)
   const remove = async (path: string): Promise<void> => { await rm(path, { force: true, recursive: true }); removed.push(path) }
   for (const name of ['HEAD.lock', 'packed-refs.lock', 'config.lock', 'index.lock', 'shallow.lock']) {
     if (await exists(join(gitDir, name))) await remove(join(gitDir, name))
@@ -130,11 +178,18 @@ export async function clearStaleLocks (gitDir: string): Promise<string[]> {
   return removed
 }
 
-/** The commit refs/heads/main points to, or null in a new repository. */
+/**
+ * The commit refs/heads/main points to, or null in a new repository. A main that names a missing object is
+ * GIT_UNAVAILABLE: taken for a new repository, it would let the next write start a new history over it.
+ */
 export async function readHead (gitDir: string): Promise<string | null> {
   const r = await runGit(gitDir, ['rev-parse', '--verify', '--quiet', branchRef + '^{commit}'])
-  if (r.code !== 0) return null
-  return r.stdout.toString('utf8').trim()
+  if (r.code === 0) return r.stdout.toString('utf8').trim()
+  const raw = await rawRefValue(gitDir)
+  if (raw === null) return null
+  throw new GitConfigError('GIT_UNAVAILABLE', `${branchRef} points at ${raw}, which is not a commit of this repository: ` +
+    'the repository is damaged (objects lost, e.g. by a crash on storage that ignores fsync); restore it from a backup or a peer',
+    { commit: raw })
 }
 
 /** Records who holds the writer lock, for the REPOSITORY_LOCKED message. */
