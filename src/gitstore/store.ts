@@ -98,6 +98,10 @@ function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
 
 export class GitConfigStore implements ConfigStore {
   private readonly accepted = new Map<string, Change>()
+  /** Each accepted change's commit promise, for decisions that must wait until the change they rest on is durable. */
+  private readonly durableOf = new WeakMap<Change, Promise<string>>()
+  /** Changes committed for their history only: a merged entry outranked them (GroupCommitter.markSuperseded). */
+  private readonly committedUnder = new WeakSet<Change>()
   private readonly unindexed = new Map<string, CurrentEntry>()
   private readonly cache = new CurrentCache(currentCacheEntriesMax, currentCacheBytesMax)
   private readonly watchers = new Set<Watcher>()
@@ -475,7 +479,9 @@ export class GitConfigStore implements ConfigStore {
       return Promise.reject(new GitConfigError('INVALID_ARGUMENT', 'commitChanges needs at least one change and distinct keys'))
     }
     for (const c of changes) this.accepted.set(c.key, c)
-    return this.committer.submit(changes)
+    const commit = this.committer.submit(changes)
+    for (const c of changes) this.durableOf.set(c, commit)
+    return commit
   }
 
   /** Subscribes to durable commits, in commit order; returns the unsubscribe function. */
@@ -672,11 +678,17 @@ export class GitConfigStore implements ConfigStore {
 
   /**
    * Decides a change against the newest accepted state of `key` and submits it in the same synchronous step, so no
-   * other write to the key can slip in between (CAS is linearizable within the process).
+   * other write to the key can slip in between; the change commits after the one it was decided against.
+   * A refusal (a CAS that does not swap, `deleted: false`, an expiry with nothing to do) decided against a change
+   * that is not durable yet is answered only once that change is durable and visible to reads, and decided again if
+   * it failed or a merge outranked it: the answer takes effect at the moment that change became visible, which lies
+   * within the call. Answering at once would let a read issued after the refusal still see the older durable value
+   * (issue 13.1: single-node CAS was not linearizable).
    */
   private async decideAndCommit (key: string, decide: (state: KeyState | null) => Change | null): Promise<string | null> {
     while (true) {
-      const pending: KeyState | undefined = this.accepted.get(key) ?? this.unindexed.get(key) ?? this.cache.get(key)
+      const acceptedChange = this.accepted.get(key)
+      const pending: KeyState | undefined = acceptedChange ?? this.unindexed.get(key) ?? this.cache.get(key)
       let state: KeyState | null
       if (pending !== undefined) {
         state = pending
@@ -689,8 +701,11 @@ export class GitConfigStore implements ConfigStore {
         state = e
       }
       const change = decide(state)
-      if (change === null) return null
-      return await this.commitChanges([change])
+      if (change !== null) return await this.commitChanges([change])
+      if (acceptedChange === undefined) return null
+      const visible = await (this.durableOf.get(acceptedChange) ?? Promise.reject(new Error('untracked'))).then(() => true, () => false)
+      this.assertOpen()
+      if (visible && !this.committedUnder.has(acceptedChange)) return null
     }
   }
 
@@ -698,6 +713,7 @@ export class GitConfigStore implements ConfigStore {
     const entries: CurrentEntry[] = []
     batch.changes.forEach((c, i) => {
       if (this.accepted.get(c.key) === c) this.accepted.delete(c.key)
+      if (batch.superseded.has(c)) this.committedUnder.add(c)
       if (c.meta.op !== 'expire') this.noteVersion(c.meta.version)
       if (!batch.superseded.has(c)) entries.push({ key: c.key, meta: c.meta, valueOid: batch.valueOids[i], value: c.value, commit: batch.commit })
     })

@@ -52,14 +52,14 @@ async function run (t: { diagnostic: (message: string) => void }, o: JepsenOptio
 }
 
 test('no faults: 6 clients doing read/write/delete/cas on 3 keys of a node process are linearizable',
-  { todo: 'issue 13.1: fixed in the store' }, async (t) => {
+  async (t) => {
     const r = await run(t, jepsenOptions({ seed, loadMs }))
     assertExercised(r)
     assertLinearizable(r)
   })
 
 test('kill -9 at random moments, restarted on the same repository: still linearizable, acknowledged writes survive',
-  { todo: 'issue 13.1: fixed in the store' }, async (t) => {
+  async (t) => {
     const r = await run(t, jepsenOptions({ seed, loadMs, kill: true, killGapMs: [600, 1_500] }))
     assertExercised(r)
     assert.ok(r.kills >= 2, `at least one kill during the load and one at its end: ${r.kills}`)
