@@ -134,7 +134,8 @@ async function decide (ctx: MergeContext, local: CommitObject | null, foreign: C
   if (chain !== null) return { decision: { kind: 'fast-forward', to: foreign.id }, chain }
   const foreignFrontier = await ctx.frontiers.of(foreign.id)
   const localFrontier = local === null ? [] : await ctx.frontiers.of(local.id)
-  const joined = await joinFrontiers(localFrontier, foreignFrontier, async (c) => await ctx.frontiers.independent(c))
+  const union = joinFrontiers(localFrontier, foreignFrontier)
+  const joined = 'joined' in union ? union.joined : await ctx.frontiers.independent(union.candidates)
   const decision = decideHead(local === null ? null : { commit: local.id, tree: local.tree }, { commit: foreign.id, tree: foreign.tree },
     await withDates(ctx.catFile, joined))
   return { decision, chain: null }

@@ -7,7 +7,7 @@
 // entry either side holds. Joins of a total order are commutative, associative and idempotent, which is exactly what
 // convergence needs: replicas may exchange states in any order, any number of times, and still agree.
 import { createHash } from 'node:crypto'
-import { compareEntries, encodeMeta, isTombstone, type TreeEntry } from './entry.js'
+import { compareEntries, encodeMeta, isTombstone, type KeyMeta, type TreeEntry } from './entry.js'
 
 /** A replica's state: key -> entry, tombstones included. */
 export type KeyState = ReadonlyMap<string, TreeEntry>
@@ -145,6 +145,17 @@ export function expireDue (state: KeyState, nowMs: number): Map<string, TreeEntr
   return due
 }
 
+/**
+ * Whether `node` commits the expiry of a value written with `meta` at nowMs: the node that wrote it does from the
+ * deadline on, any other node only `takeoverMs` later (the writer is down or cut off). So a healthy cluster commits
+ * each expiry once, and takeovers write the identical tombstone (expiryTombstone), which merges to the same state.
+ * Reads hide the value from the deadline on everywhere, committed or not. Keys written through Raft never.
+ */
+export function commitsExpiry (meta: KeyMeta, node: string, nowMs: number, takeoverMs: number): boolean {
+  if (meta.expiresAtMs === null || meta.expiresAtMs > nowMs || meta.raftIndex !== null) return false
+  return meta.version.node === node || nowMs >= meta.expiresAtMs + takeoverMs
+}
+
 /** A commit about to be merged: its id and its author date. */
 export interface MergeParent {
   readonly commit: string
@@ -216,17 +227,15 @@ export function mergeCommitId (tree: string, meta: MergeCommitMeta): string {
 }
 
 /**
- * The join of two frontiers (the newest write commits each head holds, none an ancestor of another): their union
- * without the commits that are ancestors of others. `independent` answers that for a set of commits (git
- * merge-base --independent); it is not asked when the foreign frontier adds nothing, the case of a node that
- * already holds every write of the head it was sent. Sorted by id.
+ * The join of two frontiers (the newest write commits each head holds, none an ancestor of another) is their union
+ * less the commits that are ancestors of others. When the foreign frontier adds nothing (a node that already holds
+ * every write of the head it was sent) that is the local frontier, known at once (`joined`); otherwise the caller
+ * reduces `candidates` with its ancestry test (git merge-base --independent in the store). Sorted by id.
  */
-export async function joinFrontiers (local: readonly string[], foreign: readonly string[],
-  independent: (commits: readonly string[]) => Promise<readonly string[]>): Promise<string[]> {
+export function joinFrontiers (local: readonly string[], foreign: readonly string[]): { readonly joined: string[] } | { readonly candidates: string[] } {
   const mine = new Set(local)
-  if (foreign.every((c) => mine.has(c))) return [...mine].sort()
-  const union = new Set([...local, ...foreign])
-  return [...new Set(await independent([...union].sort()))].sort()
+  if (foreign.every((c) => mine.has(c))) return { joined: [...mine].sort() }
+  return { candidates: [...new Set([...local, ...foreign])].sort() }
 }
 
 /** A head as the decision sees it: its id and tree. */

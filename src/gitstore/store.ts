@@ -25,7 +25,7 @@ import { checkAuthor, checkFullCommitId, checkOptionsObject, checkTtl, toValueBy
 import { CatFile } from './cat-file.js'
 import { CurrentCache } from './current-cache.js'
 import { decodeMeta, type KeyMeta, type TreeEntry } from './entry.js'
-import { expiryTombstone } from './merge.js'
+import { commitsExpiry, expiryTombstone } from './merge.js'
 import { checkGitVersion } from './git-process.js'
 import { GroupCommitter, type Change, type CommittedBatch } from './group-commit.js'
 import { compareVersions, HybridLogicalClock } from './hlc.js'
@@ -899,7 +899,7 @@ export class GitConfigStore implements ConfigStore {
               // Keys written through Raft expire through Raft (DESIGN.md "TTL"); reads hide them meanwhile.
               if (state !== null && state.value !== null && state.meta.raftIndex !== null) return null
               if (state === null || state.value === null || state.meta.expiresAtMs !== deadline) { stale = true; return null }
-              if (state.meta.version.node !== this.nodeId && now < deadline + this.opts.expiryTakeoverMs) { waiting += 1; return null }
+              if (!commitsExpiry(state.meta, this.nodeId, now, this.opts.expiryTakeoverMs)) { waiting += 1; return null }
               return expireChange(key, state.meta, deadline)
             }).then(async (commit) => {
               if (stale) await this.index.dropDeadline(deadline, key)

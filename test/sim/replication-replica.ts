@@ -1,17 +1,24 @@
 // One replica of the replication simulation: a durable state map (key -> TreeEntry), a hybrid logical clock on
 // the replica's own skewed wall clock, and the replication protocol of DESIGN.md "Convergence" reduced to its
-// logic: announce the head after every change (gossip), fetch the state behind an unknown head from the peer that
-// announced it, merge, and exchange heads on (re)connect and periodically (anti-entropy). A head here is a digest
-// of the state, standing in for the commit id the git store would announce.
-import { createHash } from 'node:crypto'
-import { encodeMeta, type TreeEntry } from '../../src/gitstore/entry.js'
+// logic: announce the head after every change (gossip), fetch the commit behind an unknown head from the peer that
+// announced it, join it into the replica's head with the head rule under test (the store's canonical rule by
+// default), and exchange heads on (re)connect and periodically (anti-entropy). Heads are commit ids from a shared
+// content-addressed commit graph (commit-graph.ts), so the simulation sees whether replicas agree on commits, not
+// only on states.
+import type { TreeEntry } from '../../src/gitstore/entry.js'
 import { HybridLogicalClock, compareVersions } from '../../src/gitstore/hlc.js'
 import type { Version } from '../../src/types.js'
-import { diffStates, expireDue, liveEntry, type EntryChange, type KeyState } from '../../src/gitstore/merge.js'
+import { commitsExpiry, diffStates, expireDue, liveEntry, type EntryChange, type KeyState } from '../../src/gitstore/merge.js'
+import { canonicalHeads, type CommitGraph, type HeadRule, type MergeFn, type SimCommit } from './commit-graph.js'
 
-export type MergeFn = (a: KeyState, b: KeyState) => Map<string, TreeEntry>
+export type { MergeFn } from './commit-graph.js'
 /** The expiry tombstones due in a state at a time (expireDue, unless a test injects a broken one). */
 export type ExpireFn = (state: KeyState, nowMs: number) => Map<string, TreeEntry>
+/** Whether a replica commits a due expiry itself (commitsExpiry: the writer, others after a takeover time). */
+export type ExpiryOwnerFn = (entry: TreeEntry, replica: string, nowMs: number) => boolean
+
+/** Virtual ms a replica waits for the writer's expiry before committing it itself (the store's default is 30 s). */
+export const simExpiryTakeoverMs = 1_000
 
 export type ReplicaMessage =
   /** Gossip of a new head, or the answer to a sync. */
@@ -20,8 +27,8 @@ export type ReplicaMessage =
   | { readonly type: 'sync', readonly head: string }
   /** Asks the receiver for its state. */
   | { readonly type: 'fetch' }
-  /** The sender's state at the time of sending, and its head. */
-  | { readonly type: 'state', readonly head: string, readonly state: KeyState }
+  /** The sender's head commit at the time of sending (its objects come with it). */
+  | { readonly type: 'state', readonly head: string }
 
 /** Heads remembered as already merged; older ones are forgotten, which costs at most a redundant fetch. */
 export const seenHeadsMax = 256
@@ -31,27 +38,21 @@ export type Send = (to: number, msg: ReplicaMessage) => void
 /** Called with every change of a replica's state before it is adopted; the simulation checks invariants here. */
 export type StateChangeCheck = (replica: Replica, changes: readonly EntryChange[]) => void
 
-export function stateDigest (state: KeyState): string {
-  const hash = createHash('sha1')
-  for (const key of [...state.keys()].sort()) {
-    const e = state.get(key) as TreeEntry
-    hash.update(`${key}\0${encodeMeta(e.meta)}${e.valueOid ?? '-'}\n`)
-  }
-  return hash.digest('hex')
-}
-
 export class Replica {
-  state: KeyState = new Map()
-  head: string = stateDigest(this.state)
+  private commit: SimCommit
   up = true
+  /** Commits this replica wrote (writes, expiries, merges). */
+  commitsMade = 0
   skewMs: number
   private clock: HybridLogicalClock
   private readonly seenHeads = new Map<string, true>()
   private readonly peers: number[]
 
   constructor (readonly id: number, replicaCount: number, skewMs: number, private readonly trueTimeMs: () => number,
-    private readonly merge: MergeFn, private readonly expireFn: ExpireFn = expireDue,
-    private readonly onChange: StateChangeCheck = () => {}) {
+    private readonly graph: CommitGraph, private readonly merge: MergeFn, private readonly expireFn: ExpireFn = expireDue,
+    private readonly onChange: StateChangeCheck = () => {}, private readonly headRule: HeadRule = canonicalHeads,
+    private readonly expiryOwner: ExpiryOwnerFn = (e, r, now) => commitsExpiry(e.meta, r, now, simExpiryTakeoverMs)) {
+    this.commit = graph.root
     this.skewMs = skewMs
     this.clock = this.newClock()
     this.peers = Array.from({ length: replicaCount }, (_, i) => i).filter(i => i !== id)
@@ -59,6 +60,8 @@ export class Replica {
   }
 
   get name (): string { return `r${this.id}` }
+  get head (): string { return this.commit.id }
+  get state (): KeyState { return this.commit.state }
 
   /** This replica's wall clock: true time plus its skew. */
   nowMs (): number { return this.trueTimeMs() + this.skewMs }
@@ -76,16 +79,21 @@ export class Replica {
     }
   }
 
-  /** Replaces the state; when it changed, takes a new head and announces it to every peer. */
-  private adopt (next: KeyState, send: Send): boolean {
-    const changes = diffStates(this.state, next)
-    if (changes.length === 0) return false
-    this.onChange(this, changes)
-    this.state = next
-    this.head = stateDigest(next)
-    this.remember(this.head)
-    for (const p of this.peers) send(p, { type: 'head', head: this.head })
+  /** Moves to a new head commit (checking the state change) and announces it to every peer. */
+  private adopt (next: SimCommit, send: Send): boolean {
+    if (next.id === this.commit.id) return false
+    const changes = diffStates(this.state, next.state)
+    if (changes.length > 0) this.onChange(this, changes)
+    this.commit = next
+    this.remember(next.id)
+    for (const p of this.peers) send(p, { type: 'head', head: next.id })
     return true
+  }
+
+  /** A commit of this replica's own on top of its head. */
+  private commitOwn (state: KeyState, send: Send): boolean {
+    this.commitsMade += 1
+    return this.adopt(this.graph.write(this.commit, this.name, state, Math.max(0, Math.floor(this.nowMs() / 1000))), send)
   }
 
   /** A plain write, acknowledged once it is in the (durable) state. Returns the entry written. */
@@ -95,7 +103,7 @@ export class Replica {
       meta: { op, version, expiresAtMs: op === 'set' && ttlMs !== null ? version.wallMs + ttlMs : null, author, raftIndex: null },
       valueOid: op === 'set' ? valueOid : null
     }
-    this.adopt(this.merge(this.state, new Map([[key, entry]])), send)
+    this.commitOwn(this.merge(this.state, new Map([[key, entry]])), send)
     return entry
   }
 
@@ -104,10 +112,11 @@ export class Replica {
     return liveEntry(this.state.get(key), this.nowMs())
   }
 
-  /** Commits the expiry tombstones due by our clock. */
+  /** Commits the expiry tombstones due by our clock that are ours to commit. */
   expire (send: Send): boolean {
-    const due = this.expireFn(this.state, this.nowMs())
-    return due.size > 0 && this.adopt(this.merge(this.state, due), send)
+    const now = this.nowMs()
+    const due = new Map([...this.expireFn(this.state, now)].filter(([k]) => this.expiryOwner(this.state.get(k) as TreeEntry, this.name, now)))
+    return due.size > 0 && this.commitOwn(this.merge(this.state, due), send)
   }
 
   /** Anti-entropy towards one peer (periodic, or because the link to it came back). */
@@ -133,12 +142,16 @@ export class Replica {
         if (msg.head !== this.head) send(from, { type: 'head', head: this.head })
         return
       case 'fetch':
-        send(from, { type: 'state', head: this.head, state: this.state })
+        send(from, { type: 'state', head: this.head })
         return
-      case 'state':
-        this.observeVersions(msg.state)
-        this.adopt(this.merge(this.state, msg.state), send)
+      case 'state': {
+        const foreign = this.graph.get(msg.head)
+        this.observeVersions(foreign.state)
+        const next = this.headRule(this.graph, this.commit, foreign, this.merge)
+        if (next.wrote) this.commitsMade += 1
+        this.adopt(next.head, send)
         this.remember(msg.head)
+      }
     }
   }
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { compareEntries, type TreeEntry } from '../../src/gitstore/entry.js'
 import { expireDue, type KeyState } from '../../src/gitstore/merge.js'
 import { replayCommand, tickMs, runReplicationSim, type ReplicationSimOptions, type ReplicationSimReport } from './replication.js'
-import type { ExpireFn, MergeFn } from './replication-replica.js'
+import { pairwiseHeads } from './commit-graph.js'
+import type { ExpireFn, ExpiryOwnerFn, MergeFn } from './replication-replica.js'
 
 // REPLICATION_SEED=N runs that one seed with a full trace (the replay command printed with each failure);
 // REPLICATION_SEEDS=K and REPLICATION_FROM=S run a longer campaign of seeds S, S+1, ...
@@ -123,4 +124,23 @@ test('the simulation catches missing anti-entropy: gossip alone loses to message
   const report = firstFailure({ antiEntropy: false }, 50)
   assert.ok(report !== null, 'no seed failed')
   assert.equal(report.failure?.kind, 'convergence')
+})
+
+test('the simulation catches merge commits that are a function of the pair of heads that met (issue 12)', () => {
+  // The rule before canonical merges: states converge, but with three or more replicas the heads never do, and
+  // merges of merges keep being made with nothing written. Seed 2 fails so: identical states on five replicas,
+  // five different heads 590 ticks after faults stopped, 2,147 commits (REPLICATION_SEED=2 with headRule pairwise).
+  const report = firstFailure({ headRule: pairwiseHeads }, 20)
+  assert.ok(report !== null, 'no seed failed')
+  assert.match(report.failure?.kind ?? '', /convergence|idle-commits|commit-growth/, failureText(report))
+  console.log(`pairwise merges: ${failureText(report)}`)
+})
+
+test('the canonical rule with every replica committing every expiry still converges on heads, with more commits', () => {
+  // Expiry is committed by the writer (takeover later); this shows that the head rule alone does not depend on it.
+  const everyone: ExpiryOwnerFn = () => true
+  for (let seed = 1; seed <= 20; seed++) {
+    const report = runReplicationSim({ seed, expiryOwner: everyone })
+    assert.equal(report.ok, true, failureText(report))
+  }
 })

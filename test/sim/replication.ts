@@ -8,15 +8,18 @@
 //    own acknowledged write back; no read returns an expired value; a replica's entries only ever move up).
 // 2. quiet: faults and writes stop (every partition heals, every crashed replica restarts; the network keeps its
 //    loss, duplication and delay, since gossip alone must not be relied on). Then the liveness and durability
-//    checks: all replicas hold identical states within a bound of ticks and stay so; every acknowledged write is
-//    present or superseded by a higher version of its key (or by its own expiry); no expired value is left readable.
+//    checks: all replicas hold the same head commit (hence the same state) within a bound of ticks and stay so,
+//    committing nothing more once settled; merge commits stay bounded by the write commits; every acknowledged write
+//    is present or superseded by a higher version of its key (or by its own expiry); no expired value is left
+//    readable.
 import type { TreeEntry } from '../../src/gitstore/entry.js'
 import { compareEntries } from '../../src/gitstore/entry.js'
 import { formatVersion } from '../../src/gitstore/hlc.js'
 import { compareEntriesTotal, isExpired, mergeStates, sameEntry, type EntryChange } from '../../src/gitstore/merge.js'
+import { CommitGraph, stateDigest, type HeadRule } from './commit-graph.js'
 import { SimRandom } from './random.js'
 import { SimNetwork, type NetworkOptions } from './replication-network.js'
-import { Replica, type ExpireFn, type MergeFn, type ReplicaMessage, type Send } from './replication-replica.js'
+import { Replica, type ExpireFn, type ExpiryOwnerFn, type MergeFn, type ReplicaMessage, type Send } from './replication-replica.js'
 
 export interface ReplicationSimOptions {
   readonly seed: number
@@ -28,6 +31,10 @@ export interface ReplicationSimOptions {
   readonly merge?: MergeFn
   /** The expiry under test; expireDue by default. */
   readonly expire?: ExpireFn
+  /** Who commits a due expiry; the writer (takeover after simExpiryTakeoverMs) by default. */
+  readonly expiryOwner?: ExpiryOwnerFn
+  /** How a replica joins a foreign head; the store's canonical rule by default. */
+  readonly headRule?: HeadRule
   /** Anti-entropy (periodic and on reconnect/restart); on by default. Off, only gossip carries changes. */
   readonly antiEntropy?: boolean
   /** Check at every state change that entries only move up (on by default; off to test the end-of-run checks). */
@@ -36,7 +43,7 @@ export interface ReplicationSimOptions {
   readonly trace?: boolean
 }
 
-export type FailureKind = 'read-own-write' | 'expired-read' | 'regression' | 'convergence' | 'durability' | 'expired-state'
+export type FailureKind = 'read-own-write' | 'expired-read' | 'regression' | 'convergence' | 'durability' | 'expired-state' | 'idle-commits' | 'commit-growth'
 
 export interface ReplicationSimReport {
   readonly seed: number
@@ -54,6 +61,9 @@ export interface ReplicationSimReport {
     readonly firstIdenticalAfterTicks: number | null
     /** Ticks from the start of the quiet phase until the replicas last differed (null: the run failed first). */
     readonly convergedAfterTicks: number | null
+    /** Distinct write commits (writes and expiries) and merge commits made in the run. */
+    readonly writeCommits: number
+    readonly mergeCommits: number
   }
   readonly trace: string[]
 }
@@ -68,8 +78,13 @@ export const antiEntropyTicks = 25
  * must be identical within this many ticks. Anti-entropy alone, with 30% loss, needs a few periods.
  */
 export const convergenceTicksMax = 300
-/** After the bound, the replicas must stay identical for this long (no late divergence). */
-const stableTicks = 30
+/** After the bound, the replicas must stay identical, and commit nothing, for this long. */
+const stableTicks = 100
+/**
+ * Merge commits allowed per write commit. Each replica makes at most one merge per write commit it receives (the
+ * issue's bound), so n - 1 per write in the worst case; in practice far fewer (merges are shared by id).
+ */
+const mergesPerWriteMax = 4
 const keyCount = 8
 const traceLinesMax = 50_000
 
@@ -106,6 +121,7 @@ class ReplicationSim {
   private partitionEndsAt: number | null = null
   private firstIdentical: number | null = null
   private readonly restartAt = new Map<number, number>()
+  private readonly graph: CommitGraph
   private readonly p: { writeP: number, crashP: number, partitionP: number, clockStepP: number, readP: number }
 
   constructor (private readonly options: ReplicationSimOptions) {
@@ -132,9 +148,10 @@ class ReplicationSim {
     }
     this.network = new SimNetwork<ReplicaMessage>(netRng, net, count)
     const merge = options.merge ?? mergeStates
+    this.graph = new CommitGraph(() => this.tick)
     this.replicas = Array.from({ length: count }, (_, i) =>
-      new Replica(i, count, this.rng.int(-clockSkewMsMax, clockSkewMsMax), () => this.tick * tickMs, merge, options.expire,
-        options.inflationCheck === false ? undefined : (r, changes) => this.checkInflation(r, changes)))
+      new Replica(i, count, this.rng.int(-clockSkewMsMax, clockSkewMsMax), () => this.tick * tickMs, this.graph, merge, options.expire,
+        options.inflationCheck === false ? undefined : (r, changes) => this.checkInflation(r, changes), options.headRule, options.expiryOwner))
     this.log(`seed ${options.seed}: ${count} replicas, skews ${this.replicas.map(r => r.skewMs).join(',')} ms, ` +
       `network ${JSON.stringify(net)}, rates ${JSON.stringify(this.p)}`)
   }
@@ -170,7 +187,9 @@ class ReplicationSim {
         ...this.counts,
         messages: { ...this.network.stats },
         firstIdenticalAfterTicks: this.firstIdentical,
-        convergedAfterTicks
+        convergedAfterTicks,
+        writeCommits: this.graph.created.filter((c) => !c.merge).length,
+        mergeCommits: this.graph.created.filter((c) => c.merge).length
       },
       trace: this.trace
     }
@@ -319,15 +338,28 @@ class ReplicationSim {
     }
     const bound = settleTicks + convergenceTicksMax
     let lastDiffering = start
+    let commitsAtBound = 0
     for (; this.tick < start + bound + stableTicks; this.tick++) {
+      if (this.tick === start + bound) commitsAtBound = this.graph.created.length
       this.step(false)
       if (!this.identical()) lastDiffering = this.tick
       else if (this.firstIdentical === null) this.firstIdentical = this.tick - start
     }
     if (lastDiffering >= start + bound) {
-      throw new SimFailure('convergence', `replicas still differ ${lastDiffering - start} ticks after faults stopped ` +
-        `(bound ${bound}: ${settleTicks} for every TTL to be due, ${convergenceTicksMax} to converge); heads ` +
-        this.replicas.map(r => `${r.name}=${r.head.slice(0, 8)}(${r.state.size} keys)`).join(' '))
+      const sameStates = new Set(this.replicas.map(r => stateDigest(r.state))).size === 1
+      throw new SimFailure('convergence', `replicas still hold different heads ${lastDiffering - start} ticks after faults stopped ` +
+        `(bound ${bound}: ${settleTicks} for every TTL to be due, ${convergenceTicksMax} to converge)${sameStates ? ', with identical states' : ''}; heads ` +
+        this.replicas.map(r => `${r.name}=${r.head.slice(0, 8)}(${r.state.size} keys)`).join(' ') +
+        `; ${this.graph.created.length} commits so far`)
+    }
+    const idle = this.graph.created.slice(commitsAtBound)
+    if (idle.length > 0) {
+      throw new SimFailure('idle-commits', `${idle.length} commits made after the cluster settled (first at tick ${idle[0].tick})`)
+    }
+    const writes = this.graph.created.filter((c) => !c.merge).length
+    const merges = this.graph.created.length - writes
+    if (merges > mergesPerWriteMax * writes) {
+      throw new SimFailure('commit-growth', `${merges} merge commits for ${writes} write commits (at most ${mergesPerWriteMax} per write)`)
     }
     this.checkDurability()
     this.checkNoExpiredValues()
