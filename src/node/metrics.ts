@@ -14,6 +14,7 @@ export interface ReplicationMetrics {
   readonly fetches: Counter<'result'>
   readonly fetchBytes: Counter
   readonly merges: Counter<'outcome'>
+  readonly mergesRefused: Counter<'reason'>
   readonly remoteSyncs: Counter<'result'>
 }
 
@@ -56,6 +57,7 @@ export class NodeMetrics {
       fetches: new Counter({ name: 'gitconfig_replication_fetches_total', help: 'Pack fetches from peers, by result (ok or failed)', labelNames: ['result'], registers }),
       fetchBytes: new Counter({ name: 'gitconfig_replication_fetch_bytes_total', help: 'Pack bytes received from peers', registers }),
       merges: new Counter({ name: 'gitconfig_replication_merges_total', help: 'Peer heads merged into main, by outcome (contained, fast-forward, merged)', labelNames: ['outcome'], registers }),
+      mergesRefused: new Counter({ name: 'gitconfig_replication_merges_refused_total', help: 'Peer or remote heads that could not be merged, by reason (malformed: beyond a merge limit or invalid; other)', labelNames: ['reason'], registers }),
       remoteSyncs: new Counter({ name: 'gitconfig_replication_remote_syncs_total', help: 'Shared-remote sync rounds, by result (ok or failed)', labelNames: ['result'], registers })
     }
     // Registered in the registry and read on scrape; nothing else needs a reference to it.

@@ -212,7 +212,7 @@ export class Replicator {
         fetchMs = performance.now() - fetchStartMs
       }
       const mergeStartMs = performance.now()
-      const result = await this.store.mergeFrom(commit, { signal })
+      const result = await this.mergeCounted(commit, signal)
       this.afterMerge(nodeId, commit, result)
       const doneMs = performance.now()
       this.logger.debug({
@@ -222,6 +222,19 @@ export class Replicator {
     } catch (err) {
       if (this.abort.signal.aborted) return
       this.logger.warn({ ...log, error: describe(err) }, 'replication from a peer failed; dropped until its next announcement')
+    }
+  }
+
+  /**
+   * mergeFrom, counting refusals: a head beyond the merge limits (mergeParentsMax, mergeFrontierWalkMax) or with
+   * invalid entries is refused (the caller logs it), so a crafted head costs a count and a log line, never a commit.
+   */
+  private async mergeCounted (commit: string, signal: AbortSignal): Promise<MergeResult> {
+    try {
+      return await this.store.mergeFrom(commit, { signal })
+    } catch (err) {
+      if (!signal.aborted) this.metrics.mergesRefused.inc({ reason: isGitConfigError(err) && err.details.reason === 'malformed' ? 'malformed' : 'other' })
+      throw err
     }
   }
 
@@ -318,7 +331,7 @@ export class Replicator {
       for (const commit of heads) {
         if (this.abort.signal.aborted) return
         if (commit === this.store.head || this.known.has(commit)) continue
-        const result = await this.store.mergeFrom(commit, { signal: this.abort.signal })
+        const result = await this.mergeCounted(commit, this.abort.signal)
         this.metrics.merges.inc({ outcome: result.outcome })
         this.known.add(commit)
         this.known.add(result.head)

@@ -125,3 +125,38 @@ test('a quarantine left behind by a crash during an ingest is removed at open', 
   assert.equal((await readdir(join(a.dir, 'objects'))).includes('gitconfig-incoming-crashed'), false)
   assert.equal(text((await reopened.get('/k'))?.value), 'v')
 })
+
+/** A commit made with stock git in `dir` (commit-tree), as a hostile peer would craft it. */
+function commitTree (dir: string, tree: string, parents: readonly string[], message: string): string {
+  return git(dir, '-c', 'user.name=mallory', '-c', 'user.email=m@x', 'commit-tree', tree, ...parents.flatMap((p) => ['-p', p]), '-m', message).trim()
+}
+
+test('crafted merges of writes a node already holds make no commit, however often they are announced', async (t) => {
+  const { a, b } = await pair(t)
+  await pull(a.store, b.store)
+  await pull(b.store, a.store)
+  const head = a.store.head as string
+  assert.equal(b.store.head, head)
+  // Merges with other metadata, of the same writes, and merges of those merges: each a new commit id.
+  const writes = git(a.dir, 'rev-list', '--no-merges', head).trim().split('\n')
+  const tree = git(a.dir, 'rev-parse', `${head}^{tree}`).trim()
+  let crafted = commitTree(a.dir, tree, [head, writes[writes.length - 1]], 'crafted 0')
+  for (let i = 1; i < 20; i++) {
+    crafted = commitTree(a.dir, tree, i % 2 === 0 ? [crafted, head] : [crafted, writes[i % writes.length]], `crafted ${i}`)
+    const bundle = a.store.createPack({ want: [crafted], have: [head] })
+    await b.store.ingestPack(bundle, { expect: [crafted] })
+    const result = await b.store.mergeFrom(crafted)
+    assert.equal(result.outcome, 'contained', `crafted merge ${i}`)
+    assert.equal(b.store.head, head, 'no commit')
+  }
+})
+
+test('a crafted merge of more write commits than mergeParentsMax is refused, the repository unchanged', async (t) => {
+  const { a, b } = await pair(t)
+  const tree = git(a.dir, 'rev-parse', 'main^{tree}').trim()
+  // 70 unrelated root commits (independent write commits) joined by one merge.
+  const roots = Array.from({ length: 70 }, (_, i) => commitTree(a.dir, tree, [], `root ${i}`))
+  const crafted = commitTree(a.dir, tree, roots, 'crafted octopus')
+  await b.store.ingestPack(a.store.createPack({ want: [crafted], have: [] }), { expect: [crafted] })
+  await assertRefused(b, async () => await b.store.mergeFrom(crafted), 'TRANSFER_FAILED', 'malformed')
+})
