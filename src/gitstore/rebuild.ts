@@ -61,26 +61,40 @@ function parseLog (text: string): ParsedCommit[] {
   return out
 }
 
+async function commitTimeSec (gitDir: string, commit: string): Promise<number> {
+  return Number((await gitOk(gitDir, ['show', '-s', '--format=%ct', commit])).toString('utf8').trim())
+}
+
 /** Indexes every commit on main after the indexed head; a full rebuild when the index cannot be continued. */
 export async function catchUpIndex (gitDir: string, catFile: CatFile, index: IndexDb, gitHead: string | null,
   keyBytesMax = keyBytesMaxDefault): Promise<CatchUpResult> {
   let state = await index.head()
   let rebuilt = false
+  // Main may have moved off the indexed head without containing it: from one canonical merge to the next (their
+  // write commits and more, not the merge itself; docs/merge.md). The index then continues with one record of the
+  // tree difference instead of a rebuild, so change-log positions (watch resume) stay valid.
+  let sideways = false
   if (state.commit !== null && (state.format !== indexFormat || gitHead === null || !(await isAncestor(gitDir, state.commit, gitHead)))) {
-    await index.clear()
-    state = { commit: null, seq: 0, maxVersion: null, format: indexFormat }
-    rebuilt = true
+    sideways = state.format === indexFormat && gitHead !== null && (await catFile.read(`${state.commit}^{commit}`))?.type === 'commit'
+    if (!sideways) {
+      await index.clear()
+      state = { commit: null, seq: 0, maxVersion: null, format: indexFormat }
+      rebuilt = true
+    }
   }
   if (gitHead === null || state.commit === gitHead) {
     return { commitsIndexed: 0, rebuiltFromScratch: rebuilt, seq: state.seq, maxVersion: state.maxVersion, entriesSkipped: 0 }
   }
-  const range = state.commit === null ? [gitHead] : [`${state.commit}..${gitHead}`]
+  const range = state.commit === null ? [gitHead] : [`^${state.commit}`, gitHead]
   // History first, from every non-merge commit (merged-in ones included), so the change-log records below can name
   // the commit that wrote each entry, as a live merge does.
   const rows = await readChangeTrailers(gitDir, range, keyBytesMax)
   for (let i = 0; i < rows.length; i += rebuildHistoryRowsPerBatch) await index.writeHistory(rows.slice(i, i + rebuildHistoryRowsPerBatch))
-  const out = await gitOk(gitDir, ['log', '--first-parent', '--reverse', '--raw', '--no-renames', '--no-abbrev',
-    '--diff-merges=first-parent', '--format=%x1e%H%x1f%ct%x1f%s', ...range, '--'])
+  const out = sideways
+    ? Buffer.concat([Buffer.from(`\u001e${gitHead}\u001f${await commitTimeSec(gitDir, gitHead)}\u001fcatch up to ${gitHead}\n`),
+      await gitOk(gitDir, ['diff-tree', '-r', '--no-renames', '--no-abbrev', state.commit as string, gitHead, '--'])])
+    : await gitOk(gitDir, ['log', '--first-parent', '--reverse', '--raw', '--no-renames', '--no-abbrev',
+      '--diff-merges=first-parent', '--format=%x1e%H%x1f%ct%x1f%s', ...range, '--'])
   let seq = state.seq
   let maxVersion = state.maxVersion
   let entriesSkipped = 0

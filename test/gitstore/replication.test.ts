@@ -296,3 +296,33 @@ test('an index left behind a merge (its write lost in a crash) catches up to the
   }
   assert.equal(seen.size, 2, 'both parent orders were exercised')
 })
+
+test('an index left on a canonical merge that main has moved past (not an ancestor) catches up without a rebuild', async (t) => {
+  const a = await openReplica(t, 'node-a')
+  const b = await openReplica(t, 'node-b', 1_800_000_000_003)
+  const c = await openReplica(t, 'node-c', 1_800_000_000_005)
+  await a.store.set('/a', '1', { ttlMs: 3_600_000 })
+  await b.store.set('/b', '1')
+  const m1 = (await pull(a.store, b.store)).head
+  await a.store.close()
+  const saved = join(a.dir, '..', 'index-at-m1')
+  await cp(join(a.dir, 'gitconfig', 'index'), saved, { recursive: true })
+  let a2 = await GitConfigStore.open(a.dir, { maintenance: false, clock: a.clock.read })
+  onCleanup(t, () => a2.close())
+  await c.store.set('/c', '1')
+  await c.store.set('/a', 'from c') // a newer version of a's key: replaces it (and its deadline)
+  const m2 = (await pull(a2, c.store)).head
+  // main (m2) joins a's, b's and c's writes; m1 is not its ancestor.
+  assert.throws(() => git(a.dir, 'merge-base', '--is-ancestor', m1, m2))
+  const expected = await answersAbout(a2, ['/a', '/b', '/c'])
+  // The index as it was at m1 (m2's index write lost in a crash), then reopen.
+  await a2.close()
+  await rm(join(a.dir, 'gitconfig', 'index'), { recursive: true })
+  await cp(saved, join(a.dir, 'gitconfig', 'index'), { recursive: true })
+  a2 = await GitConfigStore.open(a.dir, { maintenance: false, clock: a.clock.read })
+  onCleanup(t, () => a2.close())
+  assert.deepEqual(await answersAbout(a2, ['/a', '/b', '/c']), expected)
+  // Not a rebuild: the change log still holds m1, so a watch resumes from it and sees what came after.
+  const events = await take(a2.watch('/', { recursive: true, since: m1 }), 2)
+  assert.deepEqual(events.map((e) => [e.key, text(e.value), e.commit]), [['/a', 'from c', m2], ['/c', '1', m2]])
+})
