@@ -5,6 +5,7 @@
 import type { CatFile } from './cat-file.js'
 import { readCommitObject } from './commit-object.js'
 import { runGit } from './git-process.js'
+import { mergeCommitId, mergeCommitMeta } from './merge.js'
 import { transferFailed } from './pack-transfer.js'
 import { mergeFrontierWalkMax, mergeParentsMax } from '../limits.js'
 
@@ -45,6 +46,10 @@ export class Frontiers {
   async of (head: string): Promise<readonly string[]> {
     const below = await this.below(head)
     if (below.length <= 1) return below
+    // A canonical merge (its id is the one decideHead gives its parents and tree) was made from a reduced
+    // frontier: its parents are the answer without asking git. A crafted one that only looks canonical can at
+    // worst make this node's next merge join one commit too many; the union is reduced by git before any merge.
+    if (await this.isCanonicalMergeOf(head, below)) return below
     const reduced = await this.independent(below)
     if (reduced.length !== below.length) this.remember(head, reduced)
     return reduced
@@ -59,6 +64,13 @@ export class Frontiers {
     const r = await runGit(this.gitDir, ['merge-base', '--independent', ...commits])
     if (r.code !== 0) throw transferFailed('malformed', `cannot relate ${commits.length} heads: ${r.stderr}`)
     return r.stdout.toString('utf8').split('\n').filter((l) => l !== '').sort()
+  }
+
+  private async isCanonicalMergeOf (head: string, below: readonly string[]): Promise<boolean> {
+    const c = await readCommitObject(this.catFile, head)
+    if (c.parents.length !== below.length || c.parents.some((p, i) => p !== below[i])) return false
+    const parents = await Promise.all(c.parents.map(async (commit) => ({ commit, authorTimeSec: (await readCommitObject(this.catFile, commit)).authorTimeSec })))
+    return mergeCommitId(c.tree, mergeCommitMeta(...parents)) === head
   }
 
   private remember (head: string, frontier: readonly string[]): void {
