@@ -10,7 +10,7 @@ import { answerClientError, answerRequestsBelowFastify, discardUnreadBody, noteR
 import { checkAuthorization, type HttpSecurity } from './security.js'
 import { registerKeyRoutes } from './key-routes.js'
 import { registerQueryRoutes } from './query-routes.js'
-import { checkTarget, originForm, pathOf, undecodableTargetError } from './target.js'
+import { checkTarget, originForm, parseQuery, pathOf, undecodableTargetError } from './target.js'
 import { registerWatchRoutes } from './watch-routes.js'
 
 /** Route prefixes and the methods each serves, used to tell 405 (known path, wrong method) from 404. */
@@ -46,7 +46,7 @@ export function buildApi (node: GitConfigNode, security: HttpSecurity = { tls: n
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: node.options.requestBytesMax,
     // Keys travel in the URL: allow a maximal key with every byte percent-encoded.
-    routerOptions: { maxParamLength: node.options.keyBytesMax * 3 + 64 },
+    routerOptions: { maxParamLength: node.options.keyBytesMax * 3 + 64, querystringParser: parseQuery },
     // While stopping, our onRequest hook answers 503 UNAVAILABLE in our error format instead of fastify's own body.
     return503OnClosing: false,
     // A client must finish sending its request (headers and body) within this time: a trickling upload cannot hold

@@ -8,6 +8,7 @@
 // - a route name (the first segment) is matched as written: `/%6Beys/a` is 400 INVALID_ARGUMENT rather than the
 //   route `/keys/`, so a proxy or ACL that matches path prefixes sees the route the node serves;
 // - anything else that is not origin-form (`*`, another scheme, a fragment `#`) is 400 INVALID_ARGUMENT.
+// The query is decoded once too, by parseQuery (fastify's querystringParser), which sets apart what does not decode.
 import type { FastifyRequest } from 'fastify'
 import { GitConfigError } from '../errors.js'
 
@@ -35,6 +36,42 @@ function routeName (path: string): string {
   return end < 0 ? path.slice(1) : path.slice(1, end)
 }
 
+/** The names of query parameters that are not valid percent-encoded UTF-8, kept by parseQuery for checkTarget. */
+const malformedParameters = Symbol('malformed query parameters')
+
+type ParsedQuery = Record<string, string | string[]> & { [malformedParameters]?: string[] }
+
+function decodeQueryComponent (text: string): string | null {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '))
+  } catch {
+    return null
+  }
+}
+
+/**
+ * fastify's querystringParser, the one decoder of queries: `name=value` pairs split on `&`, `+` read as a space,
+ * each name and value percent-decoded once; a name given twice has an array of values. A pair that is not valid
+ * percent-encoded UTF-8 is left out and named for checkTarget to refuse (fastify's default parser would keep such
+ * a value undecoded, so `prefix=a%20b%` listed keys starting with the text `a%20b%`).
+ */
+export function parseQuery (query: string): ParsedQuery {
+  const parsed: ParsedQuery = Object.create(null) as ParsedQuery
+  for (const pair of query.split('&')) {
+    if (pair === '') continue
+    const eq = pair.indexOf('=')
+    const name = decodeQueryComponent(eq < 0 ? pair : pair.slice(0, eq))
+    const value = decodeQueryComponent(eq < 0 ? '' : pair.slice(eq + 1))
+    if (name === null || value === null) {
+      (parsed[malformedParameters] ??= []).push(name ?? pair.slice(0, 64))
+      continue
+    }
+    const previous = parsed[name]
+    parsed[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value]
+  }
+  return parsed
+}
+
 /**
  * Throws 400 INVALID_ARGUMENT unless the request has one Host header (HTTP/1.1 needs it, RFC 9112 §3.2; Node's own
  * check is off so that the refusal is in our format) and its target (as rewritten by originForm) is origin-form with
@@ -50,9 +87,15 @@ export function checkTarget (request: FastifyRequest): void {
     throw new GitConfigError('INVALID_ARGUMENT', 'the request target must be a path (/keys/...) or an http(s) URL')
   }
   const path = pathOf(url)
-  if (path.includes('#')) throw new GitConfigError('INVALID_ARGUMENT', 'a request target has no fragment (#): encode it as %23')
+  if (url.includes('#')) throw new GitConfigError('INVALID_ARGUMENT', 'a request target has no fragment (#): encode it as %23')
   if (routeName(path).includes('%')) {
     throw new GitConfigError('INVALID_ARGUMENT', `route names are not percent-encoded: ${JSON.stringify(path.slice(0, 64))}`)
+  }
+  const malformed = (request.query as ParsedQuery)[malformedParameters]
+  if (malformed !== undefined) {
+    // A prefix is a key: a bad one is a bad key, as in a path.
+    throw new GitConfigError(malformed.includes('prefix') ? 'INVALID_KEY' : 'INVALID_ARGUMENT',
+      `query parameter ${JSON.stringify(malformed[0])} is not valid percent-encoded UTF-8`)
   }
 }
 

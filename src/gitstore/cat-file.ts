@@ -3,6 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { GitConfigError } from '../errors.js'
 import { gitConfigArgs, gitEnv } from './git-process.js'
+import { packLookups, type PackLookups } from './pack-lookups.js'
 
 export interface GitObject {
   readonly oid: string
@@ -33,8 +34,12 @@ export class CatFile {
   private current: Session | null = null
   private readonly sessions = new Set<Session>()
   private closed = false
+  /** Each read looks objects up in the packs: maintenance deletes packs only when the reads in flight are answered. */
+  private readonly lookups: PackLookups
 
-  constructor (private readonly gitDir: string) {}
+  constructor (private readonly gitDir: string) {
+    this.lookups = packLookups(gitDir)
+  }
 
   /**
    * Reads `name` (an object id, or `<commit>:<path>`). Null when it does not exist or is ambiguous. The name must
@@ -44,12 +49,12 @@ export class CatFile {
     if (this.closed) return Promise.reject(new GitConfigError('UNAVAILABLE', 'the store is closed'))
     if (/[\n\r]/.test(name)) throw new Error('object name with a newline reached cat-file')
     const session = this.session()
-    return new Promise((resolve, reject) => {
+    return this.lookups.track(new Promise((resolve, reject) => {
       session.waiters.push({ resolve, reject })
       // Requests made in one go (a merge asks for hundreds at once) leave in one write instead of one each.
       if (session.unsent.length === 0) queueMicrotask(() => { this.sendUnsent(session) })
       session.unsent.push(name)
-    })
+    }))
   }
 
   /**

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import { gitStderrBytesMax } from '../limits.js'
 import { fastImportConfigArgs, fastImportEnv, gitConfigArgs } from './git-process.js'
+import { packLookups, type PackLookups } from './pack-lookups.js'
 import { syncDirectory } from './repository.js'
 
 /** A blob this fast-import process already holds (sent with `sendBlob`), named by its mark. */
@@ -166,12 +167,15 @@ export class FastImport {
   private readonly refDirs: readonly string[]
   /** The directory fsyncs of earlier answers: answers are passed on in order, each after its own fsyncs. */
   private synced: Promise<void> = Promise.resolve()
+  /** Commands in flight look objects up in the packs: maintenance deletes packs only when they are answered. */
+  private readonly lookups: PackLookups
 
   constructor (gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
     this.from = head
     const refsDir = join(gitDir, 'refs', 'heads')
     this.commitDirs = [join(gitDir, 'objects', 'pack'), refsDir]
     this.refDirs = [refsDir]
+    this.lookups = packLookups(gitDir)
     // --force: main moves from one canonical merge to the next, which joins the same write commits and more but does
     // not contain the merge before it (docs/merge.md); without it git would keep the old tip and say nothing we read.
     // Only this process moves main while the store holds the writer lock, so nothing else's update can be undone.
@@ -233,7 +237,7 @@ export class FastImport {
    */
   private send (stream: Buffer, accept: (line: string) => boolean, durableDirs: readonly string[]): Promise<string> {
     if (this.exited) return Promise.reject(this.failure('git fast-import is not running'))
-    return new Promise((resolve, reject) => {
+    return this.lookups.track(new Promise((resolve, reject) => {
       const answered = (answer: string): void => {
         // The branch now has a tip inside fast-import, so later commits must not name `from` again.
         this.from = null
@@ -246,7 +250,7 @@ export class FastImport {
       this.waiters.push({ accept, resolve: answered, reject })
       this.writeUnsentBlobs()
       this.child.stdin.write(stream)
-    })
+    }))
   }
 
   private writeUnsentBlobs (): void {

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import { GitConfigError } from '../errors.js'
 import { gitStderrBytesMax } from '../limits.js'
+import { packLookups } from './pack-lookups.js'
 
 /** Oldest git with `merge-tree --write-tree` (needed by later issues) and `core.fsync` components. */
 export const gitVersionMin = [2, 38] as const
@@ -25,9 +26,18 @@ export interface GitResult {
   readonly stderr: string
 }
 
-/** Runs git to completion, collecting its output. Rejects only when git cannot be started. */
+/**
+ * Runs git to completion, collecting its output. Rejects only when git cannot be started. A command on a repository
+ * counts as a pack lookup in flight until it ends (pack-lookups.ts: maintenance deletes packs only after those).
+ */
 export function runGit (gitDir: string | null, args: readonly string[], input?: string | Uint8Array,
   more: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<GitResult> {
+  const run = spawnGit(gitDir, args, input, more)
+  return gitDir === null ? run : packLookups(gitDir).track(run)
+}
+
+function spawnGit (gitDir: string | null, args: readonly string[], input: string | Uint8Array | undefined,
+  more: { env?: NodeJS.ProcessEnv, timeoutMs?: number }): Promise<GitResult> {
   const fullArgs = gitDir === null ? [...gitConfigArgs, ...args] : [...gitConfigArgs, '--git-dir', gitDir, ...args]
   return new Promise((resolve, reject) => {
     const child = spawn('git', fullArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...gitEnv(), ...more.env }, timeout: more.timeoutMs, killSignal: 'SIGKILL' })

@@ -115,6 +115,16 @@ test('malformed percent-encoding, overlong UTF-8 and lone surrogates in a key ar
   }
 })
 
+test('query parameters are decoded once; one that does not decode is refused (a prefix with INVALID_KEY)', async () => {
+  await write('/keys/q/a%20b%25/c', 'v')
+  for (const query of ['prefix=/q/a%20b%', 'prefix=%FF', 'prefix=/q/%C0%AF']) await refused(`GET /list?${query} HTTP/1.1`, '', 'INVALID_KEY')
+  await refused('GET /audit?prefix=/q/%ED%A0%80 HTTP/1.1', '', 'INVALID_KEY')
+  await refused('GET /history/q/x?limit=%ZZ HTTP/1.1', '', 'INVALID_ARGUMENT')
+  await refused('POST /keys/q/x?ttl=36%0 HTTP/1.1\r\nContent-Length: 1', 'x', 'INVALID_ARGUMENT')
+  const listed = JSON.parse((await read('/list?prefix=/q/a+b%25&recursive=true')).body) as { prefix: string, entries: Array<{ key: string }> }
+  assert.deepEqual([listed.prefix, listed.entries.map(e => e.key)], ['/q/a b%', ['/q/a b%/c']])
+})
+
 test('two X-GitConfig-Author headers are refused with 400 INVALID_ARGUMENT, not joined', async () => {
   const c = await write('/keys/odd/author', 'v')
   const two = 'X-GitConfig-Author: alice\r\nX-GitConfig-Author: mallory'
