@@ -73,7 +73,7 @@ export function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): 
   answerAndLinger(socket, clientErrorOf(err))
 }
 
-function sendError (response: ServerResponse, e: GitConfigError): void {
+function respondWithError (response: ServerResponse, e: GitConfigError): void {
   const body = JSON.stringify(e.toJSON())
   response.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
   response.end(body)
@@ -83,7 +83,7 @@ function sendError (response: ServerResponse, e: GitConfigError): void {
 export function answerRequestsBelowFastify (server: Server): void {
   // Without this listener Node answers 417 with an empty body.
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    sendError(response, new GitConfigError('EXPECTATION_FAILED', `only "Expect: 100-continue" is understood, not ${JSON.stringify(request.headers.expect)}`))
+    respondWithError(response, new GitConfigError('EXPECTATION_FAILED', `only "Expect: 100-continue" is understood, not ${JSON.stringify(request.headers.expect)}`))
   })
   // Without this listener Node drops a CONNECT without an answer.
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => {

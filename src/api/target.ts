@@ -75,7 +75,8 @@ export function parseQuery (query: string): ParsedQuery {
 /**
  * Throws 400 INVALID_ARGUMENT unless the request has one Host header (HTTP/1.1 needs it, RFC 9112 §3.2; Node's own
  * check is off so that the refusal is in our format) and its target (as rewritten by originForm) is origin-form with
- * a literal route name. Runs before anything else reads the request.
+ * a literal route name and a query that decodes (a `prefix` that does not is INVALID_KEY). Runs before anything else
+ * reads the request.
  */
 export function checkTarget (request: FastifyRequest): void {
   const hosts = request.raw.headersDistinct.host
