@@ -11,6 +11,7 @@ import { open, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runGit } from './git-process.js'
 import { packLookups } from './pack-lookups.js'
+import { syncDirectory } from './repository.js'
 
 export interface MaintenanceReport {
   readonly ok: boolean
@@ -134,6 +135,9 @@ export class Maintenance {
       '--keep-true-parents', '--delta-base-offset', '--quiet', join(packDir, 'pack')], input)
     if (made.code !== 0) return made.stderr
     const written = made.stdout.toString('utf8').trim()
+    // The new pack's names are made durable before any folded pack is deleted: a crash in between must leave the
+    // objects in one or the other (pack-objects fsyncs the files, not the folder).
+    if (written !== '') await syncDirectory(packDir)
     // The new pack is in place (pack-objects names its .idx last). A lookup in flight may have rescanned before it
     // was; once those are answered, no lookup can need the folded packs.
     this.waitingForLookups = true
