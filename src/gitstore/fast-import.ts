@@ -5,6 +5,7 @@
 // acknowledgement for every change in the commit (docs/operations.md "Durability", decision 0266).
 // Blobs may be sent ahead of their commit (`sendBlob`) so git stores them while the commit is still being gathered.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import { gitStderrBytesMax } from '../limits.js'
@@ -170,7 +171,7 @@ export class FastImport {
   /** Commands in flight look objects up in the packs: maintenance deletes packs only when they are answered. */
   private readonly lookups: PackLookups
 
-  constructor (gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
+  constructor (private readonly gitDir: string, head: string | null, private readonly onUnexpectedExit: (err: GitConfigError) => void) {
     this.from = head
     const refsDir = join(gitDir, 'refs', 'heads')
     this.commitDirs = [join(gitDir, 'objects', 'pack'), refsDir]
@@ -216,35 +217,44 @@ export class FastImport {
         return Promise.reject(new Error(`blob mark :${f.data.mark} belongs to another fast-import process`))
       }
     }
-    return this.send(commitStream(req, this.from), isCommitAnswer, this.commitDirs)
+    return this.send(commitStream(req, this.from), isCommitAnswer, { branch: req.branch, dirs: this.commitDirs })
   }
 
   /** Sends a commit with explicit parents (a merge); resolves with its id once durable on the branch. */
   commitWithParents (req: ParentedCommitRequest): Promise<string> {
-    return this.send(parentedCommitStream(req), isCommitAnswer, this.commitDirs)
+    return this.send(parentedCommitStream(req), isCommitAnswer, { branch: req.branch, dirs: this.commitDirs })
   }
 
   /** Fast-forwards the branch to an existing commit; resolves once the ref update is durable. */
   async resetBranch (branch: string, commit: string): Promise<void> {
-    await this.send(resetStream(branch, commit), isLsAnswer, this.refDirs)
+    await this.send(resetStream(branch, commit), isLsAnswer, { branch, commit, dirs: this.refDirs })
   }
 
   /**
-   * Sends a stream that ends with a checkpoint and one query; resolves with git's answer once the directories in
-   * `durableDirs` are fsynced after it. git fsyncs the ref's lock file but not refs/heads after renaming the lock
-   * over the ref, and not objects/pack after naming the pack: on ext4 a power cut within the journal's commit
-   * interval could otherwise undo an acknowledged rename.
+   * Sends a stream that ends with a checkpoint and one query; resolves with git's answer once the branch is seen to
+   * hold the commit (`moved.commit`, or the answer itself) and the directories in `moved.dirs` are fsynced.
+   *
+   * The check: git answers the query even when the checkpoint could not update the ref (a `main.lock` left by a
+   * killed git: "cannot lock ref", printed to stderr only), so the answer alone would acknowledge a commit that is
+   * not on main. The fsyncs: git fsyncs the ref's lock file but not refs/heads after renaming the lock over the ref,
+   * and not objects/pack after naming the pack; on ext4 a power cut within the journal's commit interval could
+   * otherwise undo an acknowledged rename.
    */
-  private send (stream: Buffer, accept: (line: string) => boolean, durableDirs: readonly string[]): Promise<string> {
+  private send (stream: Buffer, accept: (line: string) => boolean, moved: { branch: string, commit?: string, dirs: readonly string[] }): Promise<string> {
     if (this.exited) return Promise.reject(this.failure('git fast-import is not running'))
     return this.lookups.track(new Promise((resolve, reject) => {
       const answered = (answer: string): void => {
         // The branch now has a tip inside fast-import, so later commits must not name `from` again.
         this.from = null
-        const synced = this.synced.then(async () => { await syncDirectories(durableDirs) })
+        const commit = moved.commit ?? answer
+        const synced = this.synced.then(async () => {
+          const onDisk = (await readFile(join(this.gitDir, moved.branch), 'utf8').catch(() => '')).trim()
+          if (onDisk !== commit) throw this.failure(`git fast-import answered but did not move ${moved.branch} to ${commit} (it holds ${onDisk || 'nothing'})`)
+          await syncDirectories(moved.dirs)
+        })
         this.synced = synced.catch(() => {})
         synced.then(() => resolve(answer), (err: Error) => {
-          reject(new GitConfigError('GIT_UNAVAILABLE', `git moved the branch but the move could not be made durable: ${err.message}`))
+          reject(err instanceof GitConfigError ? err : new GitConfigError('GIT_UNAVAILABLE', `git moved ${moved.branch} but the move could not be made durable: ${err.message}`))
         })
       }
       this.waiters.push({ accept, resolve: answered, reject })

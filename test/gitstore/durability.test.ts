@@ -170,3 +170,20 @@ test('a main that names a missing commit stops the open instead of starting a ne
     err instanceof GitConfigError && err.code === 'GIT_UNAVAILABLE' && err.message.includes(lost) && /damaged/.test(err.message))
   assert.equal(git(dir, 'rev-parse', 'refs/heads/main').trim(), lost, 'main is left for the operator')
 })
+
+test('a checkpoint that could not move main (a lock left by a killed git) is a failed write, not an acknowledged one', async (t) => {
+  const dir = join(await tempDir(t), 'repo')
+  const store = await GitConfigStore.open(dir, { maintenance: false })
+  onCleanup(t, () => store.close())
+  const first = await store.set('/k', '1')
+  // git answers fast-import's query after its checkpoint even when the ref update failed ("cannot lock ref").
+  await writeFile(join(dir, 'refs', 'heads', 'main.lock'), '')
+  await assert.rejects(store.set('/k', '2'), (err: unknown) =>
+    err instanceof GitConfigError && err.code === 'GIT_UNAVAILABLE' && /did not move refs\/heads\/main/.test(err.message))
+  assert.equal(git(dir, 'rev-parse', 'main').trim(), first.commit)
+  assert.equal(text((await store.get('/k'))?.value), '1', 'nothing unacknowledged is readable')
+  await rm(join(dir, 'refs', 'heads', 'main.lock'))
+  const third = await store.set('/k', '3')
+  assert.equal(git(dir, 'rev-parse', 'main').trim(), third.commit)
+  assert.equal(text((await store.get('/k'))?.value), '3')
+})
