@@ -109,8 +109,10 @@ const refValuePattern = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\n$/
  * fsynced refs/heads after that rename (decision 0266), an acknowledged commit could be left in the lock alone.
  *
  * The rename is redone, as git would have done it, only when the lock names a commit that is complete in the
- * repository (every object it reaches beyond main is present) and that contains main: main only ever moves forward.
- * A torn or stale lock is left for clearStaleLocks to delete. Returns the commit main moved to, or null.
+ * repository (every object it reaches beyond main is present) and that holds every write commit main holds: main
+ * moves to a descendant, or sideways to a canonical merge that joins the same writes and more (docs/merge.md), never
+ * to a commit that would drop a write. A torn or stale lock is left for clearStaleLocks to delete. Returns the
+ * commit main moved to, or null.
  */
 export async function finishInterruptedMainUpdate (gitDir: string): Promise<string | null> {
   const lockPath = join(gitDir, branchRef + '.lock')
@@ -122,7 +124,11 @@ export async function finishInterruptedMainUpdate (gitDir: string): Promise<stri
   if (current === candidate) return null
   const reach = current === null ? [candidate] : [candidate, '--not', current]
   if ((await runGit(gitDir, ['rev-list', '--objects', '--quiet', ...reach])).code !== 0) return null
-  if (current !== null && (await runGit(gitDir, ['merge-base', '--is-ancestor', current, candidate])).code !== 0) return null
+  if (current !== null) {
+    // A non-merge commit main reaches and the candidate does not would be a write dropped.
+    const dropped = await runGit(gitDir, ['rev-list', '--no-merges', '-n', '1', current, '--not', candidate])
+    if (dropped.code !== 0 || dropped.stdout.length > 0) return null
+  }
   await rename(lockPath, join(gitDir, branchRef))
   await syncDirectory(join(gitDir, 'refs', 'heads'))
   return candidate

@@ -134,7 +134,7 @@ test('a first commit left in main.lock (no main yet) is finished at open', async
   assert.equal(text((await reopened.get('/k'))?.value), '1')
 })
 
-test('a lock that is torn, names no complete commit, or would move main backwards or sideways is dropped', async (t) => {
+test('a lock that is torn, names no complete commit, or would drop a write from main is dropped', async (t) => {
   const dir = join(await tempDir(t), 'repo')
   const store = await GitConfigStore.open(dir, { maintenance: false })
   const a = await store.set('/k', 'a')
@@ -145,7 +145,8 @@ test('a lock that is torn, names no complete commit, or would move main backward
   const missing = '1'.repeat(40)
   const incomplete = git(dir, 'commit-tree', '-p', b.commit, '-m', 'x',
     spawnSync('git', ['-C', dir, 'mktree', '--missing'], { input: `100644 blob ${missing}\tf\n`, encoding: 'utf8' }).stdout.trim()).trim()
-  // Lock contents: torn mid-write, a missing commit, a commit missing a blob, main's parent, a sibling of main.
+  // Lock contents: torn mid-write, a missing commit, a commit missing a blob, main's parent, a sibling of main
+  // (both lack main's last write).
   for (const lock of [b.commit.slice(0, 20), `${missing}\n`, `${incomplete}\n`, `${a.commit}\n`, `${sideways}\n`]) {
     await writeFile(join(dir, 'refs', 'heads', 'main.lock'), lock)
     const reopened = await GitConfigStore.open(dir, { maintenance: false })
@@ -157,6 +158,25 @@ test('a lock that is torn, names no complete commit, or would move main backward
     }
     assert.ok(!(await readdir(join(dir, 'refs', 'heads'))).includes('main.lock'))
   }
+})
+
+test('a lock naming a merge that joins all of main\'s writes and more (a sideways move) is finished at open', async (t) => {
+  const dir = join(await tempDir(t), 'repo')
+  const store = await GitConfigStore.open(dir, { maintenance: false })
+  const a = await store.set('/k', 'a')
+  const b = await store.set('/k', 'b')
+  await store.close()
+  const tree = `${b.commit}^{tree}`
+  const w1 = git(dir, 'commit-tree', '-p', a.commit, '-m', 'w1', tree).trim()
+  const w2 = git(dir, 'commit-tree', '-p', a.commit, '-m', 'w2', tree).trim()
+  // main moves from one merge of the writes to the next, which is not its descendant (docs/merge.md).
+  const m1 = git(dir, 'commit-tree', '-p', b.commit, '-p', w1, '-m', 'm1', tree).trim()
+  const m2 = git(dir, 'commit-tree', '-p', b.commit, '-p', w1, '-p', w2, '-m', 'm2', tree).trim()
+  await loseTheRename(dir, m1, m2)
+  const reopened = await GitConfigStore.open(dir, { maintenance: false })
+  onCleanup(t, () => reopened.close())
+  assert.equal(reopened.head, m2)
+  assert.equal(text((await reopened.get('/k'))?.value), 'b')
 })
 
 test('a main that names a missing commit stops the open instead of starting a new history', async (t) => {
