@@ -240,3 +240,5 @@ export const kvStrongKeysMax = 100_000
 export const kvLocksMax = 10_000
 /** Client sessions remembered for duplicate detection; the least recently used is forgotten first. */
 export const kvClientSessionsMax = 10_000
+/** Strong operations (proposals and ReadIndex reads) waiting inside one node's Raft host for their answer. */
+export const strongPendingRequestsMax = 10_000

@@ -40,6 +40,13 @@ export type KvResult =
   | { readonly op: 'unlock', readonly ok: boolean }
   | { readonly op: 'error', readonly code: 'MALFORMED' | 'STALE_SEQUENCE' | 'LIMIT', readonly message: string }
 
+/** What applying one entry did: the decoded command (undefined when malformed), whether it ran, and its answer. */
+export interface KvApplied {
+  readonly cmd: KvCommand | undefined
+  readonly executed: boolean
+  readonly result: KvResult
+}
+
 export interface LockState {
   readonly holder: string
   /** Fencing token: the Raft index of the entry that granted the lock. */
@@ -140,24 +147,37 @@ export class KvStateMachine {
 
   /** Applies the command in entry `index`; malformed data yields an error result and changes nothing else. */
   apply (index: number, data: Uint8Array): KvResult {
+    return this.applyEntry(index, data).result
+  }
+
+  /**
+   * Like apply(), and also says whether the command ran here (`executed`) or was answered without running: a
+   * duplicate from the session table, a stale sequence number or malformed data. Only an executed command can have
+   * an effect to record.
+   */
+  applyEntry (index: number, data: Uint8Array): KvApplied {
     this.appliedIndex = index
     const cmd = decodeCommand(data)
-    if (cmd === undefined) return { op: 'error', code: 'MALFORMED', message: 'not a command' }
+    if (cmd === undefined) return { cmd, executed: false, result: { op: 'error', code: 'MALFORMED', message: 'not a command' } }
     const session = this.sessions.get(cmd.clientId)
     if (session !== undefined) {
-      if (cmd.seq === session.seq) return session.result
+      if (cmd.seq === session.seq) return { cmd, executed: false, result: session.result }
       if (cmd.seq < session.seq) {
-        return { op: 'error', code: 'STALE_SEQUENCE', message: `client ${cmd.clientId} already used sequence ${session.seq}` }
+        return { cmd, executed: false, result: { op: 'error', code: 'STALE_SEQUENCE', message: `client ${cmd.clientId} already used sequence ${session.seq}` } }
       }
     }
     const result = this.execute(index, cmd)
+    this.remember(cmd, result)
+    return { cmd, executed: true, result }
+  }
+
+  private remember (cmd: KvCommand, result: KvResult): void {
     this.sessions.delete(cmd.clientId)
     this.sessions.set(cmd.clientId, { seq: cmd.seq, result })
     if (this.sessions.size > kvClientSessionsMax) {
       const oldest = this.sessions.keys().next()
       if (oldest.done !== true) this.sessions.delete(oldest.value)
     }
-    return result
   }
 
   /** Records that a non-command entry (no-op, membership change) was applied. */

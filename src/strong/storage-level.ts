@@ -12,11 +12,11 @@ import { Level } from 'level'
 import { GitConfigError } from '../errors.js'
 import {
   decodeEntry, decodeHardState, decodeSnapshot, encodeEntry, encodeHardState, encodeSnapshot
-} from './codec.js'
-import { MemoryStorage } from './storage-memory.js'
-import type { InitialState, WritableRaftStorage } from './storage.js'
-import { emptyHardState, emptySnapshot } from './types.js'
-import type { ConfState, Entry, HardState, Snapshot } from './types.js'
+} from '../raft/codec.js'
+import { MemoryStorage } from '../raft/storage-memory.js'
+import type { InitialState, WritableRaftStorage } from '../raft/storage.js'
+import { emptyHardState, emptySnapshot } from '../raft/types.js'
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js'
 
 const entryPrefix = 'e/'
 const encoder = new TextEncoder()

@@ -3,8 +3,8 @@
 // exercised) at another node, and records a history for the linearizability checker. An operation that was never
 // proposed is a definite failure and is left out of the history; a write that may have been proposed but got no
 // answer is recorded with an unknown outcome; a read that got no answer had no effect and is left out.
-import { encodeCommand } from '../../src/raft/kv-state-machine.js'
-import type { KvCommand, KvOp, KvResult } from '../../src/raft/kv-state-machine.js'
+import { encodeCommand } from '../../src/strong/kv-state-machine.js'
+import type { KvCommand, KvOp, KvResult } from '../../src/strong/kv-state-machine.js'
 import type { NodeId } from '../../src/raft/types.js'
 import type { SimInput, SimOutput, SimHistoryOp } from './models.js'
 import type { SimRandom } from './random.js'

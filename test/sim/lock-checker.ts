@@ -1,7 +1,7 @@
 // Lock exclusivity, checked on the sequence of applied lock commands (the first application of each index):
 // fencing tokens of grants strictly increase per lock, and a grant never happens while another grant is live
 // (its deadline, by the lock's stamped clock, not yet passed, and not unlocked).
-import type { KvCommand, KvResult } from '../../src/raft/kv-state-machine.js'
+import type { KvCommand, KvResult } from '../../src/strong/kv-state-machine.js'
 import type { ViolationKind } from './invariants.js'
 
 interface Held { holder: string, token: number, deadlineMs: number }

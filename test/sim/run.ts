@@ -2,6 +2,7 @@
 // checkers. The seed decides everything (cluster size, options, fault schedule, delays, client operations), so
 // `runSeed(seed)` twice gives the same trace. Two phases: safety under faults, then liveness once faults stop.
 import type { RaftFactory } from '../../src/raft/raw-node.js'
+import type { HostClock } from '../../src/strong/clock.js'
 import type { NodeId } from '../../src/raft/types.js'
 import { checkLinearizable } from './checker.js'
 import { SimClient } from './clients.js'
@@ -59,9 +60,7 @@ const heartbeatTicks = 2
 export const livenessTicks = 1500
 
 export type SimEvent =
-  | { readonly k: 'tick', readonly node: SimNode, readonly inc: number }
   | { readonly k: 'deliver', readonly node: SimNode, readonly m: unknown }
-  | { readonly k: 'ready', readonly node: SimNode, readonly inc: number }
   | { readonly k: 'fault' }
   | { readonly k: 'restart', readonly node: SimNode }
   | { readonly k: 'crash', readonly node: SimNode, readonly inc: number }
@@ -139,7 +138,7 @@ class Simulation implements FaultTarget {
       electionTicks, heartbeatTicks, compactEveryEntries: s.compactEveryEntries, retainEntries: 10,
       messageBytesMax: s.messageBytesMax, inflightMessagesMax: s.inflightMessagesMax, factory: opts.factory
     }
-    this.nodes = this.ids.map(id => new SimNode(id, nodeOpts, rng.fork(), this.observer()))
+    this.nodes = this.ids.map(id => new SimNode(id, nodeOpts, rng.fork(), this.observer(), this.nodeClock()))
     this.byId = new Map(this.nodes.map(n => [n.id, n]))
     const clientOpts = { keys: ['k0', 'k1', 'k2'], locks: ['L0', 'L1'], attemptTimeoutMs: 400, maxAttempts: 3 }
     this.clients = Array.from({ length: s.clientCount }, (_, i) => new SimClient(i + 1, this.world(), rng.fork(), clientOpts, this.history))
@@ -162,6 +161,7 @@ class Simulation implements FaultTarget {
         if (first && cmd !== undefined && result !== undefined) this.locks.applied(e.index, cmd, result)
       },
       restored: (n, index) => this.log(`t=${this.now} ${n.id} installed snapshot @${index}`),
+      roleChanged: (n, soft, term) => this.log(`t=${this.now} ${n.id} ${soft.role} term=${term} lead=${soft.lead || '-'}`),
       send: (_n, m) => this.network.send(this.now, m),
       trace: line => this.log(line)
     }
@@ -189,16 +189,34 @@ class Simulation implements FaultTarget {
 
   schedule (delayMs: number, event: SimEvent): void { this.queue.push(this.now + delayMs, event) }
 
+  /**
+   * Virtual time for one node's Raft host: a tick every tickMs from a seeded phase, and each run of the host loop
+   * after a seeded 0-2 ms disk delay. Ticks end when the host stops (a crash); a run deferred before the crash finds
+   * the stopped host and does nothing.
+   */
+  private nodeClock (): HostClock {
+    return {
+      startTicking: (onTick) => {
+        let ticking = true
+        const tick = (): void => {
+          if (!ticking) return
+          onTick()
+          this.schedule(tickMs, { k: 'call', fn: tick })
+        }
+        this.schedule(this.tickRng.int(1, tickMs), { k: 'call', fn: tick })
+        return () => { ticking = false }
+      },
+      defer: (fn) => { this.schedule(this.diskRng.int(0, 2), { k: 'call', fn }) }
+    }
+  }
+
+  /** Asks the node's host to run its loop when it has work (the faults call the RawNode directly). */
   scheduleReady (n: SimNode): void {
-    if (n.raw === null || n.readyPending || !n.raw.hasReady()) return
-    n.readyPending = true
-    this.schedule(this.diskRng.int(0, 2), { k: 'ready', node: n, inc: n.incarnation })
+    n.host?.requestReady()
   }
 
   startNode (n: SimNode, bootstrap: boolean): void {
     n.start(bootstrap ? this.ids : null)
-    this.schedule(this.tickRng.int(1, tickMs), { k: 'tick', node: n, inc: n.incarnation })
-    this.scheduleReady(n)
   }
 
   leaderNode (): SimNode | undefined {
@@ -212,19 +230,8 @@ class Simulation implements FaultTarget {
 
   private handle (ev: SimEvent): void {
     switch (ev.k) {
-      case 'tick':
-        if (ev.node.incarnation !== ev.inc || ev.node.raw === null) return
-        ev.node.raw.tick()
-        this.scheduleReady(ev.node)
-        this.schedule(tickMs, ev)
-        return
       case 'deliver':
-        if (ev.node.raw === null) return
-        ev.node.raw.step(ev.m)
-        this.scheduleReady(ev.node)
-        return
-      case 'ready':
-        if (ev.node.incarnation === ev.inc) ev.node.processReady(this.now)
+        ev.node.deliver(ev.m)
         return
       case 'fault': this.faults.onFaultEvent(); return
       case 'crash': this.faults.onCrashEvent(ev.node, ev.inc); return

@@ -2,8 +2,8 @@
 // duplicate detection, snapshots.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { KvStateMachine, encodeCommand, decodeCommand } from '../../src/raft/kv-state-machine.js'
-import type { KvOp, KvResult } from '../../src/raft/kv-state-machine.js'
+import { KvStateMachine, encodeCommand, decodeCommand } from '../../src/strong/kv-state-machine.js'
+import type { KvOp, KvResult } from '../../src/strong/kv-state-machine.js'
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s)
 const s = (v: Uint8Array | null): string | null => v === null ? null : new TextDecoder().decode(v)
