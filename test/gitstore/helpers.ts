@@ -44,6 +44,16 @@ export class FakeClock {
   advance (ms: number): void { this.nowMs += ms }
 }
 
+/**
+ * Runs an expiry pass that reads the clock after the caller's last advance, and waits for its commits. expireNow()
+ * joins a pass the store's own timer may have started before that advance, so a second call is made once that one
+ * is over: it starts a pass of its own, or joins one the timer started after the advance.
+ */
+export async function expirePassAfterNow (store: GitConfigStore): Promise<void> {
+  await store.expireNow()
+  await store.expireNow()
+}
+
 /** Runs stock git on the repository and returns stdout (throws with stderr on failure). */
 export function git (dir: string, ...args: string[]): string {
   const r = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8' })

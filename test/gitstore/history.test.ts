@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { FakeClock, openTempStore, text } from './helpers.js'
+import { FakeClock, expirePassAfterNow, openTempStore, text } from './helpers.js'
 
 test('history lists every operation newest first, and get at each commit shows the value then', async (t) => {
   const clock = new FakeClock()
@@ -21,14 +21,9 @@ test('history lists every operation newest first, and get at each commit shows t
   const s5 = await store.get(k)
   steps.push({ commit: s5?.commit ?? '', op: 'set', value: 'short-lived' })
   clock.advance(1001)
-  const expired = await (async () => {
-    for (let i = 0; i < 200; i++) {
-      const h = await store.history(k, { limit: 1 })
-      if (h[0].op === 'expire') return h[0]
-      await new Promise((resolve) => setTimeout(resolve, 25))
-    }
-    assert.fail('no expire commit')
-  })()
+  await expirePassAfterNow(store)
+  const [expired] = await store.history(k, { limit: 1 })
+  assert.equal(expired.op, 'expire', 'the expiry pass after the deadline committed the expiry')
   steps.push({ commit: expired.commit, op: 'expire', value: null })
 
   const history = await store.history(k)
