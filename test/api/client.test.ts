@@ -63,9 +63,10 @@ test('client watch: a stream cut inside a commit resumes from the last whole com
     requests.push(req.url ?? '')
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     if (requests.length === 1) {
-      // Commit c1 whole, then two of commit c2's three changes, then the connection drops.
-      res.write('id: c0\nevent: ready\ndata: {"since":"c0"}\n\n' + change('c1', '/k1', true) + change('c2', '/a', false) + change('c2', '/b', false))
-      setTimeout(() => { res.socket?.destroy() }, 50)
+      // Commit c1 whole, then two of commit c2's three changes, then the connection drops: once those bytes are
+      // handed to the kernel, which delivers them before the close.
+      res.write('id: c0\nevent: ready\ndata: {"since":"c0"}\n\n' + change('c1', '/k1', true) + change('c2', '/a', false) + change('c2', '/b', false),
+        () => { res.socket?.destroy() })
     } else {
       // Resumed after c1: the node replays c2 from its start, then goes on.
       res.write('id: c1\nevent: ready\ndata: {"since":"c1"}\n\n' + change('c2', '/a', false) + change('c2', '/b', false) + change('c2', '/c', true) + change('c3', '/x', true))

@@ -50,14 +50,22 @@ test('long-poll: returns the changes since a commit at once, with the cursor to 
 })
 
 test('long-poll: waits for the next change, or answers empty with the same cursor after wait seconds', async () => {
+  await until(() => f.node.watcherCount === 0, 'earlier watches to end')
   const base = await write('/lp/b/k', 'base')
-  const waiting = longPoll(`/watch/lp/b/k?since=${base.commit}&wait=30`)
-  await delay(100)
+  let answered = false
+  const waiting = longPoll(`/watch/lp/b/k?since=${base.commit}&wait=30`).finally(() => { answered = true })
+  // The poll holds a watch on the node (the gauge counts waiting long-polls) and has not been answered: it is
+  // waiting, so the write below can only reach it as a change it waited for, not as history it was sent at once.
+  await untilAsync(async () => await watchersGauge() === 1, 'the long-poll to be waiting on the node')
+  assert.equal(answered, false, 'the long-poll answered before any change')
   const w = await write('/lp/b/k', 'next')
   const r = await waiting
   assert.deepEqual(ids(r.events), ids([w]))
+  const emptyFromMs = Date.now()
   const empty = await longPoll(`/watch/lp/b/k?since=${w.commit}&wait=1`)
   assert.deepEqual(empty, { events: [], next: w.commit })
+  // A lower bound only, which load cannot break: the empty answer came after the wait, not at once.
+  assert.ok(Date.now() - emptyFromMs >= 990, `answered empty after ${Date.now() - emptyFromMs} ms, before wait=1 s`)
 })
 
 test('long-poll: a poll dropped in the middle and resumed from its cursor misses nothing and repeats nothing', async () => {
@@ -66,6 +74,7 @@ test('long-poll: a poll dropped in the middle and resumed from its cursor misses
   const writer = (async () => {
     for (let i = 0; i < 40; i++) {
       acknowledged.push(await write(`/lp/c/k${i % 5}`, String(i)))
+      // Pacing only, so that polls and writes interleave; nothing waits on it (the loop below waits for 40 events).
       if (i % 7 === 0) await delay(20)
     }
   })()
@@ -125,6 +134,7 @@ test('SSE: each change has id = its commit; a dropped stream resumed with Last-E
   const writer = (async () => {
     for (let i = 0; i < 30; i++) {
       acknowledged.push(await write(`/sse/a/k${i % 4}`, `v${i}`))
+      // Pacing only, so that streams and writes interleave; nothing waits on it (the loop below waits for 30 events).
       if (i % 5 === 0) await delay(15)
     }
   })()
@@ -201,6 +211,7 @@ test('client watch: the async iterator resumes by itself across dropped connecti
   })()
   for (let i = 0; i < 30; i++) {
     acknowledged.push(await write(`/cw/k${i % 3}`, String(i)))
+    // Pacing only, so that the cuts land while writes go on; the reader waits for 30 events, not for time.
     if (i % 4 === 0) await delay(30)
   }
   await reader
@@ -230,13 +241,26 @@ function connectAndDrop (url: string): Promise<void> {
   })
 }
 
+/** gitconfig_watchers from the node's /metrics, as a scraper sees it. */
+async function watchersGauge (): Promise<number> {
+  const text = await (await fetch(f.url + '/metrics')).text()
+  const m = /^gitconfig_watchers (\d+)$/m.exec(text)
+  assert.ok(m !== null, 'gitconfig_watchers in /metrics')
+  return Number(m[1])
+}
+
 function socketHandles (): number {
   return process.getActiveResourcesInfo().filter(r => r === 'TCPSocketWrap').length
 }
 
 async function until (cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  await untilAsync(async () => cond(), what, timeoutMs)
+}
+
+/** Polls `cond` until it holds; the timeout is a hang guard only. */
+async function untilAsync (cond: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!cond()) {
+  while (!await cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await delay(20)
   }
@@ -244,6 +268,8 @@ async function until (cond: () => boolean, what: string, timeoutMs = 30_000): Pr
 
 test('10,000 watch connect/disconnect cycles leave no watchers and no sockets behind', async () => {
   await until(() => f.node.watcherCount === 0, 'earlier watches to end')
+  // Not a wait for a condition the assertion needs: sockets of earlier tests still closing here only raise the
+  // baseline by a few, while a leak would be one per cycle (10,000); the pause just keeps the bound tight.
   await delay(100)
   const socketsBefore = socketHandles()
   const cycles = 10_000
