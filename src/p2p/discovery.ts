@@ -188,6 +188,8 @@ export class PeerDiscovery {
   /** Dials known peers that are not connected and whose backoff has elapsed. */
   private redialTick (): void {
     if (!this.running) return
+    // Counted so that a test can tell "not dialled" from "not yet looked at" (a round in which nothing was due).
+    this.stats.increment('redialRounds')
     const forgotten = this.book.forgetStale()
     if (forgotten > 0) this.stats.increment('peersForgotten', forgotten)
     for (const entry of this.book.dueForDial()) {

@@ -7,7 +7,7 @@ export const p2pCounterNames = [
   'peerListsExchanged', 'peerListsFailed', 'peerListsMalformedDropped', 'peersLearned', 'peersForgotten',
   'fetchServed', 'fetchServeFailed', 'fetchMalformedDropped', 'fetchRequested', 'fetchFailed',
   'raftSent', 'raftReceived', 'raftDropped', 'raftMalformedDropped',
-  'redialAttempts', 'redialFailures'
+  'redialAttempts', 'redialFailures', 'redialRounds'
 ] as const
 
 export type P2pCounterName = typeof p2pCounterNames[number]

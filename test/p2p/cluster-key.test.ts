@@ -39,27 +39,34 @@ test('hosts with the same cluster key replicate heads; hosts with another key or
   await writeFile(keyB, newClusterKey())
 
   const n1 = await startHost(scratch, { name: 'n1', clusterKeyFile: keyA })
+  // Everything n1 ever hears or accepts, from before the others start.
+  const heads: string[] = []
+  const connects: string[] = []
+  n1.addEventListener('head', (e) => { heads.push(e.detail.head.nodeId) })
+  n1.addEventListener('peer:connect', (e) => { connects.push(e.detail) })
   const boot = n1.multiaddrs()
   const early = head('n2', 'c')
   const n2 = await startHost(scratch, { name: 'n2', clusterKeyFile: keyA, bootstrap: boot, localHeads: () => [early] })
   const otherKey = await startHost(scratch, { name: 'n3', clusterKeyFile: keyB, bootstrap: boot, localHeads: () => [head('n3', 'd')] })
   const noKey = await startHost(scratch, { name: 'n4', bootstrap: boot, localHeads: () => [head('n4', 'e')] })
+  const outsiders = [otherKey, noKey]
 
   // Same key: connected, and anti-entropy brings n2's head to n1.
   const event = await waitForHead(n1, early.commit, 'anti-entropy')
   assert.equal(event.from, n2.peerId)
   await waitUntil(() => connected(n1, n2) && connected(n2, n1), 'n1 <-> n2 connection')
 
-  // Another key or none: an explicit dial fails, and by the time it has, the redial loops (every 200 ms here) have
-  // tried many times without one connection or one head getting through.
-  for (const outsider of [otherKey, noKey]) {
+  // Another key or none: an explicit dial fails.
+  for (const outsider of outsiders) {
     await assert.rejects(outsider.connect(n1.peerId), `${outsider.peerId} must not reach n1`)
     assert.equal(connected(outsider, n1), false)
     assert.equal(connected(n1, outsider), false)
   }
-  const seen: string[] = []
-  n1.addEventListener('head', (e) => { seen.push(e.detail.head.nodeId) })
-  await new Promise(resolve => setTimeout(resolve, 1500))
-  assert.deepEqual(seen.filter(id => id === 'n3' || id === 'n4'), [])
+  // And each outsider's re-dial loop has tried n1, its bootstrap peer, and been refused at least twice: the chances
+  // a connection or a head had to get through. A connection or head from an outsider ends the wait at once.
+  const breached = (): boolean => heads.some(id => id === 'n3' || id === 'n4') || connects.some(id => id !== n2.peerId)
+  await waitUntil(() => breached() || outsiders.every(o => o.counters().redialFailures >= 2), 'two refused re-dials of n1 by each outsider')
+  assert.deepEqual(heads.filter(id => id === 'n3' || id === 'n4'), [])
+  assert.deepEqual(connects.filter(id => id !== n2.peerId), [], 'n1 accepted no connection from an outsider')
   assert.ok(n1.peers().every(p => !p.connected || p.peerId === n2.peerId), JSON.stringify(n1.peers()))
 })

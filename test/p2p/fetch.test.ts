@@ -102,7 +102,7 @@ test('object transfer between two hosts', async (t) => {
     const received: Uint8Array[] = []
     for await (const chunk of client.fetch(slowServer.peerId, request)) {
       received.push(chunk)
-      await new Promise(resolve => setTimeout(resolve, 2))
+      await new Promise(resolve => setTimeout(resolve, 2)) // the slow consumer itself, not a wait for a condition
       consumed += chunk.byteLength
     }
     assert.equal(sha256(received), sha256(big))
