@@ -126,6 +126,15 @@ export class Replicator {
     await Promise.allSettled([...this.jobs, this.syncing])
   }
 
+  /**
+   * Resolves once no job and no shared-remote round is running, counting the jobs that finishing ones start (tests:
+   * they wait for the replicator's own work instead of a number of event-loop turns). A job held up forever keeps
+   * it pending. onHead decides and starts its job synchronously; should it ever await first, that wait belongs here.
+   */
+  async idle (): Promise<void> {
+    while (this.jobs.size > 0 || this.syncing !== null) await Promise.allSettled([...this.jobs, this.syncing])
+  }
+
   /** What anti-entropy advertises: our head, or nothing for an empty repository. */
   localHeads (): HeadAnnouncement[] {
     const commit = this.store.head

@@ -20,9 +20,14 @@ class FakeStore implements ReplicableStore {
   readonly merged: string[] = []
   readonly pushed: string[] = []
   remoteHeads: string[] = []
+  /** Every commit asked about, in order: a job's first question shows that it has started. */
+  readonly probed: string[] = []
   private readonly listeners = new Set<(e: ReplicatedCommitEvent) => void>()
 
-  async hasCommit (commit: string): Promise<boolean> { return this.objects.has(commit) }
+  async hasCommit (commit: string): Promise<boolean> {
+    this.probed.push(commit)
+    return this.objects.has(commit)
+  }
   async * createPack (): AsyncIterable<Uint8Array> { yield new Uint8Array([1]) }
   async ingestPack (chunks: AsyncIterable<Uint8Array>, opts: { expect: readonly string[] }): Promise<void> {
     let n = 0
@@ -63,6 +68,9 @@ class FakeTransport implements ReplicationTransport {
   /** Each fetch waits for its gate when one is set (to hold jobs in flight). */
   gate: Promise<void> | null = null
   failNext = false
+  /** Fetches called and not yet read to their end, and the most there ever were at once. */
+  private active = 0
+  activeMax = 0
 
   async announceHead (head: HeadAnnouncement): Promise<number> {
     this.announced.push(head)
@@ -74,10 +82,17 @@ class FakeTransport implements ReplicationTransport {
     const fail = this.failNext
     this.failNext = false
     const gate = this.gate
+    this.active += 1
+    this.activeMax = Math.max(this.activeMax, this.active)
+    const ended = (): void => { this.active -= 1 }
     return (async function * () {
-      if (gate !== null) await gate
-      if (fail) throw new GitConfigError('TRANSFER_FAILED', 'reset by peer', { reason: 'reset' })
-      yield new Uint8Array([0x50, 0x41, 0x43, 0x4b])
+      try {
+        if (gate !== null) await gate
+        if (fail) throw new GitConfigError('TRANSFER_FAILED', 'reset by peer', { reason: 'reset' })
+        yield new Uint8Array([0x50, 0x41, 0x43, 0x4b])
+      } finally {
+        ended()
+      }
     })()
   }
 }
@@ -94,8 +109,16 @@ function headEvent (nodeId: string, commit: string, from: string, wallMs = 1, vi
   return { head: { nodeId, commit, hlc: { wallMs, counter: 0, node: nodeId } }, from, via }
 }
 
-async function settle (): Promise<void> {
-  for (let i = 0; i < 20; i++) await tick()
+/**
+ * Polls `condition` once per event-loop turn until it holds; for states the replicator reaches while a gate holds it
+ * up (otherwise `replicator.idle()` is the wait). The limit is a hang guard only.
+ */
+async function until (condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`hang guard: ${what}`)
+    await tick()
+  }
 }
 
 async function counter (metrics: NodeMetrics, name: string, labels: string): Promise<number> {
@@ -108,11 +131,11 @@ test('an unknown head is fetched from its announcer (have = our head), ingested 
   const { store, transport, replicator, metrics } = setup()
   replicator.start()
   replicator.onHead(headEvent('n1', c('a'), 'peerA'))
-  await settle()
+  await replicator.idle()
   assert.deepEqual(transport.fetches, [{ peer: 'peerA', request: { want: [c('a')], have: [c('0')] } }])
   assert.deepEqual(store.merged, [c('a')])
   replicator.onHead(headEvent('n1', c('a'), 'peerA', 1, 'anti-entropy'))
-  await settle()
+  await replicator.idle()
   assert.equal(transport.fetches.length, 1, 'a merged head is not fetched again')
   assert.equal(await counter(metrics, 'gitconfig_replication_fetches_total', '{result="ok"}'), 1)
   assert.equal(await counter(metrics, 'gitconfig_replication_merges_total', '{outcome="fast-forward"}'), 1)
@@ -124,12 +147,12 @@ test('the next fetch offers the last head merged from each node as have, so the 
   const { transport, replicator } = setup()
   replicator.start()
   replicator.onHead(headEvent('n1', c('a'), 'peerA'))
-  await settle()
+  await replicator.idle()
   replicator.onHead(headEvent('n2', c('b'), 'peerB'))
-  await settle()
+  await replicator.idle()
   assert.deepEqual(transport.fetches[1].request.have.slice().sort(), [c('a')], 'our head is a, which is also n1\'s last head')
   replicator.onHead(headEvent('n1', c('c'), 'peerA', 2))
-  await settle()
+  await replicator.idle()
   assert.deepEqual(transport.fetches[2].request.have.slice().sort(), [c('a'), c('b')].sort())
   await replicator.stop()
 })
@@ -144,11 +167,14 @@ test('a head already in flight is not fetched twice; while a node\'s job runs on
   replicator.onHead(headEvent('n1', c('b'), 'peerA', 2))
   replicator.onHead(headEvent('n1', c('d'), 'peerA', 4))
   replicator.onHead(headEvent('n1', c('c'), 'peerA', 3)) // older than d: superseded
-  await settle()
+  await until(() => transport.fetches.length > 0, 'the fetch of a to start')
+  // The fetch of a holds its job at the gate. Only a job's end starts a waiting one, so nothing more can be fetched
+  // until the gate opens.
   assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a')])
   transport.gate = null
   open()
-  await settle()
+  // Every job has ended here, however many turns it took: a second fetch of a, or of b or c, would be listed.
+  await replicator.idle()
   assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a'), c('d')])
   assert.deepEqual(store.merged, [c('a'), c('d')])
   await replicator.stop()
@@ -159,11 +185,11 @@ test('a failed fetch is counted, nothing is merged, and the next announcement re
   replicator.start()
   transport.failNext = true
   replicator.onHead(headEvent('n1', c('a'), 'bad'))
-  await settle()
+  await replicator.idle()
   assert.deepEqual(store.merged, [])
   assert.equal(await counter(metrics, 'gitconfig_replication_fetches_total', '{result="failed"}'), 1)
   replicator.onHead(headEvent('n1', c('a'), 'good', 1, 'anti-entropy'))
-  await settle()
+  await replicator.idle()
   assert.deepEqual(transport.fetches.map(f => f.peer), ['bad', 'good'])
   assert.deepEqual(store.merged, [c('a')])
   await replicator.stop()
@@ -174,7 +200,7 @@ test('a head whose objects are already here is merged without a fetch', async ()
   replicator.start()
   store.objects.add(c('e'))
   replicator.onHead(headEvent('n1', c('e'), 'peerA'))
-  await settle()
+  await replicator.idle()
   assert.deepEqual(transport.fetches, [])
   assert.deepEqual(store.merged, [c('e')])
   await replicator.stop()
@@ -185,11 +211,12 @@ test('local commits are announced with the newest version; anti-entropy advertis
   replicator.start()
   store.commitLocally(c('1'), 500)
   store.commitLocally(c('2'), 400) // a merged-in older change does not lower the announced version
-  await settle()
+  // Announcing is not a job: the fake transport records it when called, and idle() covers any job it might start.
+  await replicator.idle()
   assert.deepEqual(transport.announced.map(a => [a.commit, a.hlc.wallMs, a.nodeId]), [[c('1'), 500, 'local'], [c('2'), 500, 'local']])
   assert.deepEqual(replicator.localHeads().map(h => h.commit), [c('2')])
   replicator.onHead(headEvent('other', c('2'), 'peerA'))
-  await settle()
+  await replicator.idle()
   assert.deepEqual(transport.fetches, [], 'our own head is never fetched')
   await replicator.stop()
 })
@@ -198,7 +225,7 @@ test('shared remote: a round merges every remote head we lack, then pushes our h
   const { store, replicator, metrics } = setup('/srv/shared.git')
   store.remoteHeads = [c('0'), c('7'), c('8')]
   replicator.start()
-  await settle()
+  await replicator.idle()
   assert.deepEqual(store.merged, [c('7'), c('8')])
   assert.deepEqual(store.pushed, [`/srv/shared.git@${c('8')}`])
   assert.equal(await counter(metrics, 'gitconfig_replication_remote_syncs_total', '{result="ok"}'), 1)
@@ -216,17 +243,20 @@ test('fetches take turns: a second head waits for the running fetch, then offers
   store.mergeFrom = async (commit) => { if (commit === c('a')) await merging; return await merge(commit) }
   replicator.onHead(headEvent('n1', c('a'), 'peerA'))
   replicator.onHead(headEvent('n2', c('b'), 'peerB'))
-  await settle()
+  // a's fetch is open at the gate and b's job has started (it asked for b): b's fetch now either waits its turn or
+  // runs alongside a's, which the transport would count.
+  await until(() => transport.fetches.length > 0 && store.probed.includes(c('b')), 'the fetch of a, and the job of b, to start')
   assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a')], 'one fetch at a time')
   transport.gate = null
   open()
-  await settle()
+  await until(() => store.merged.includes(c('b')), 'the merge of b')
   assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a'), c('b')])
   assert.deepEqual(store.merged, [c('b')], 'a is still merging while b is fetched')
   assert.deepEqual(transport.fetches[1].request.have.slice().sort(), [c('0'), c('a')].sort(), 'a\'s objects are here, though not merged yet')
   mergeGate()
-  await settle()
+  await replicator.idle()
   assert.deepEqual(store.merged.slice().sort(), [c('a'), c('b')].sort())
+  assert.equal(transport.activeMax, 1, 'the two fetches never overlapped')
   await replicator.stop()
 })
 
@@ -239,10 +269,10 @@ test('a head that arrived with the previous fetch is not fetched again', async (
   store.ingestPack = async (chunks, opts) => { await ingest(chunks, opts); store.objects.add(c('b')) }
   replicator.onHead(headEvent('n1', c('a'), 'peerA'))
   replicator.onHead(headEvent('n2', c('b'), 'peerB'))
-  await settle()
+  await until(() => transport.fetches.length > 0 && store.probed.includes(c('b')), 'the fetch of a, and the job of b, to start')
   transport.gate = null
   open()
-  await settle()
+  await replicator.idle()
   assert.deepEqual(transport.fetches.map(f => f.request.want[0]), [c('a')])
   assert.deepEqual(store.merged.slice().sort(), [c('a'), c('b')].sort())
   await replicator.stop()
