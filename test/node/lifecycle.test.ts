@@ -1,5 +1,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import type { IncomingMessage } from 'node:http'
 import { connect, createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -23,8 +25,14 @@ async function tempRepo (): Promise<{ repo: string, remove: () => Promise<void> 
   return { repo: join(dir, 'repo'), remove: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
-/** The real store, with every set held back by `delayMs` and the order of events recorded. */
-function slowStore (delayMs: number, log: string[]): StoreOpener {
+/** A promise the test resolves when it chooses. */
+class Gate {
+  open: () => void = () => {}
+  readonly opened = new Promise<void>(resolve => { this.open = resolve })
+}
+
+/** The real store, with every set held back until `gate` opens and the order of events recorded. */
+function heldStore (gate: Gate, log: string[]): StoreOpener {
   return async (dir, opts) => {
     const store = await openStore(dir, opts)
     return new Proxy(store, {
@@ -32,7 +40,7 @@ function slowStore (delayMs: number, log: string[]): StoreOpener {
         if (prop === 'set') {
           return async (...args: Parameters<ConfigStore['set']>) => {
             log.push('set-start')
-            await delay(delayMs)
+            await gate.opened
             const r = await target.set(...args)
             log.push('set-done')
             return r
@@ -49,12 +57,16 @@ function slowStore (delayMs: number, log: string[]): StoreOpener {
 test('stop() lets in-flight writes finish and answer before the store closes; later requests are refused', async () => {
   const { repo, remove } = await tempRepo()
   const log: string[] = []
-  const node = new GitConfigNode({ repo, httpPort: 0 }, { logger: silent, openStore: slowStore(300, log) })
+  const gate = new Gate()
+  const node = new GitConfigNode({ repo, httpPort: 0 }, { logger: silent, openStore: heldStore(gate, log) })
   const { url } = await node.start()
   const writes = Array.from({ length: 10 }, async (_, i) => await fetch(`${url}/keys/inflight/k${i}`, { method: 'POST', body: String(i) }))
   while (log.filter(e => e === 'set-start').length < 10) await delay(5)
   const stopStartedMs = Date.now()
   const stopping = node.stop()
+  // Shutdown has begun while all ten writes are held inside the store; only now may they go on.
+  assert.equal(node.state, 'stopping')
+  gate.open()
   const replies = await Promise.all(writes)
   assert.deepEqual(replies.map(r => r.status), Array(10).fill(200))
   await stopping
@@ -107,8 +119,10 @@ test('stop() ends open SSE watches so shutdown does not wait for them', async ()
 test('a request that reaches a stopping node gets 503 UNAVAILABLE in the JSON error format', async () => {
   const { repo, remove } = await tempRepo()
   const log: string[] = []
-  const node = new GitConfigNode({ repo, httpPort: 0 }, { logger: silent, openStore: slowStore(300, log) })
+  const gate = new Gate()
+  const node = new GitConfigNode({ repo, httpPort: 0 }, { logger: silent, openStore: heldStore(gate, log) })
   const { url } = await node.start()
+  const getArrived = serverRequestStart('GET', '/keys/pipelined/a')
   const { port } = new URL(url)
   // Two pipelined requests on one kept-alive connection: the first is in flight when stop() begins, so the second
   // is read while the node is stopping.
@@ -120,6 +134,10 @@ test('a request that reaches a stopping node gets 503 UNAVAILABLE in the JSON er
   while (!log.includes('set-start')) await delay(5)
   const stopping = node.stop()
   socket.write('GET /keys/pipelined/a HTTP/1.1\r\nHost: x\r\n\r\n')
+  // The node has read the GET (while stopping: its answer is decided as it arrives); only now may the POST finish,
+  // after which the node closes the connection.
+  await getArrived
+  gate.open()
   await closed
   await stopping
   const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map(m => m[1])
@@ -128,3 +146,16 @@ test('a request that reaches a stopping node gets 503 UNAVAILABLE in the JSON er
   assert.equal((JSON.parse(lastBody) as { error: string }).error, 'UNAVAILABLE')
   await remove()
 })
+
+/** Resolves when this process's HTTP server starts on a request with this method and URL (Node's own channel). */
+function serverRequestStart (method: string, url: string): Promise<void> {
+  return new Promise(resolve => {
+    const onStart = (message: unknown): void => {
+      const request = (message as { request: IncomingMessage }).request
+      if (request.method !== method || request.url !== url) return
+      unsubscribe('http.server.request.start', onStart)
+      resolve()
+    }
+    subscribe('http.server.request.start', onStart)
+  })
+}

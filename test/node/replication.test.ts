@@ -3,8 +3,8 @@
 // a partition (SIGSTOP) with writes on both sides heals to equal main trees holding every acknowledged write.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { join } from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { stopAll } from '../support/cli.js'
 import {
   Scratch, assertAcksHeld, mainTree, put, read, restartClusterNode, startClusterNode, waitFor, waitForValue, type Ack, type ClusterNode
@@ -15,6 +15,23 @@ after(async () => {
   stopAll()
   await scratch.remove()
 })
+
+/**
+ * Resolves once `count` request bodies to `url`'s origin have been written to their sockets, as fetch (undici) reports
+ * on its own diagnostics channel: from then on the requests wait in the receiver's kernel buffers.
+ */
+function bodiesSent (url: string, count: number): Promise<void> {
+  const origin = new URL(url).origin
+  let sent = 0
+  return new Promise(resolve => {
+    const onSent = (message: unknown): void => {
+      if ((message as { request: { origin: string } }).request.origin !== origin || ++sent < count) return
+      unsubscribe('undici:request:bodySent', onSent)
+      resolve()
+    }
+    subscribe('undici:request:bodySent', onSent)
+  })
+}
 
 async function treesEqual (nodes: readonly ClusterNode[]): Promise<boolean> {
   const trees = nodes.map(n => mainTree(n.repo))
@@ -80,12 +97,13 @@ test('scenario 2 over p2p: three nodes converge through writes, a SIGKILL restar
       for (let i = 0; i < 10; i++) acks.push(await put(i % 2 === 0 ? n1.url : n2.url, `/part/majority/k${i}`, `m${i}`))
       acks.push(await put(n1.url, '/part/shared', 'from-majority'))
       // Sent while node 3 is stopped: the kernel queues them and node 3 commits them when it runs again, while it
-      // also receives the other side's heads.
+      // also receives the other side's heads. It runs again only once all eleven are in its kernel buffers.
+      const queued = bodiesSent(n3.url, 11)
       const isolated = Promise.all([
         ...Array.from({ length: 10 }, async (_, i) => await put(n3.url, `/part/isolated/k${i}`, `i${i}`)),
         put(n3.url, '/part/shared', 'from-isolated')
       ])
-      await delay(500)
+      await Promise.race([queued, isolated]) // a write that fails to be sent fails the test here
       n3.proc.child.kill('SIGCONT')
       acks.push(...await isolated)
     } finally {
