@@ -27,9 +27,11 @@ function git (repo: string, ...args: string[]): string {
 
 interface Ack { key: string, value: string }
 
-/** POSTs distinct keys from `workers` concurrent loops until `stop()` says so; returns the acknowledged writes. */
-async function writeLoad (url: string, prefix: string, workers: number, stop: () => boolean): Promise<Ack[]> {
-  const acked: Ack[] = []
+/**
+ * POSTs distinct keys from `workers` concurrent loops until `stop()` says so; returns the acknowledged writes, which
+ * it also appends to `acked` as they come (so a test can act once enough are in).
+ */
+async function writeLoad (url: string, prefix: string, workers: number, stop: () => boolean, acked: Ack[] = []): Promise<Ack[]> {
   let n = 0
   await Promise.all(Array.from({ length: workers }, async () => {
     while (!stop()) {
@@ -45,6 +47,15 @@ async function writeLoad (url: string, prefix: string, workers: number, stop: ()
     }
   }))
   return acked
+}
+
+/** Waits until `count` writes are acknowledged (the limit is a hang guard only). */
+async function untilAcked (acked: readonly Ack[], count: number): Promise<void> {
+  const hangGuard = Date.now() + 120_000
+  while (acked.length < count) {
+    if (Date.now() > hangGuard) assert.fail(`only ${acked.length} of ${count} writes acknowledged`)
+    await delay(10)
+  }
 }
 
 async function assertAllPresent (url: string, prefix: string, acked: Ack[]): Promise<void> {
@@ -120,8 +131,11 @@ test('SIGTERM under write load: exits 0 after answering in-flight writes; all ac
   const repo = join(await tempDir(), 'repo')
   const node = await startNodeProcess(['--repo', repo, '--log-level', 'warn'])
   let stopped = false
-  const load = writeLoad(node.url, '/term', 16, () => stopped)
-  await delay(1500)
+  const acking: Ack[] = []
+  const load = writeLoad(node.url, '/term', 16, () => stopped, acking)
+  // The signal lands once writes are being acknowledged, while 16 writers keep sending (a fixed sleep here could end
+  // before the first acknowledgement on a loaded machine, and the test then tested an idle node).
+  await untilAcked(acking, 200)
   const exit = await node.stop('SIGTERM')
   stopped = true
   const acked = await load
@@ -138,8 +152,10 @@ test('SIGKILL under write load, twice: after each restart every acknowledged wri
   for (const round of [1, 2]) {
     const node = await startNodeProcess(['--repo', repo, '--log-level', 'warn'])
     let stopped = false
-    const load = writeLoad(node.url, `/kill${round}`, 16, () => stopped)
-    await delay(1000 + round * 300)
+    const acking: Ack[] = []
+    const load = writeLoad(node.url, `/kill${round}`, 16, () => stopped, acking)
+    // Killed once writes are being acknowledged, at a different point in each round, with 16 writers still sending.
+    await untilAcked(acking, 100 + round * 100)
     const exit = await node.stop('SIGKILL')
     stopped = true
     allAcked.push(...await load)

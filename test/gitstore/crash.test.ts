@@ -22,6 +22,7 @@ function runAndKill (dir: string, round: number, killAfterMs: number): Promise<A
       const lines = (rest + b.toString()).split('\n')
       rest = lines.pop() ?? ''
       for (const line of lines) {
+        // The moment of the kill is the experiment (random, from the seed), not a stand-in for a condition.
         if (line === 'ready') setTimeout(() => { try { process.kill(-(child.pid ?? 0), 'SIGKILL') } catch { /* gone */ } }, killAfterMs)
         const m = /^ack (\S+) ([0-9a-f]{40})$/.exec(line)
         if (m !== null) acks.push({ key: m[1], commit: m[2] })

@@ -97,6 +97,7 @@ test('a watcher that falls too far behind is ended with WATCH_OVERFLOW naming th
 test('a watcher holds a commit\'s events by the time the write is acknowledged, without waiting for the index', async (t) => {
   const { store } = await openTempStore(t)
   const it = store.watch('/live', { recursive: true })[Symbol.asyncIterator]()
+  // One turn of the event loop, as the assertion itself: the event must be there with the acknowledgement, not later.
   const notYet = (): Promise<'not yet'> => new Promise((resolve) => setImmediate(() => { resolve('not yet') }))
   for (let i = 0; i < 5; i++) {
     const next = it.next()
