@@ -1,12 +1,16 @@
 // Load generator for bench/http.ts, run as its own process so it never shares a CPU slice with a measured server.
 // autocannon through its API, which (unlike its CLI) can vary each request: `distinct` makes every write go to a
 // different key, as many clients configuring many keys do, spread over directories like the store benchmarks' keys
-// (spreadKeySuffix). Usage: http-load.ts '<json LoadSpec>'; prints JSON.
+// (spreadKeySuffix). With `urls`, the connections are dealt round-robin over several servers (one autocannon instance
+// per server, all at once; the key counter is shared, so keys stay distinct across servers): the rate is the sum,
+// the latency percentiles the worst server's. Usage: http-load.ts '<json LoadSpec>'; prints JSON.
 import { createRequire } from 'node:module'
 import { spreadKeySuffix } from './store-load.js'
 
 interface LoadSpec {
   url: string
+  /** Several servers, the same request on each: connection i goes to urls[i % urls.length]; `url` is then ignored. */
+  urls?: string[]
   method: 'GET' | 'POST'
   connections: number
   seconds: number
@@ -22,27 +26,41 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>
 
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
-const target = new URL(spec.url)
 let n = 0
 const headers = spec.body === undefined ? {} : { 'content-type': spec.contentType ?? 'application/octet-stream' }
 
-function setupRequest (req: AutocannonRequest): AutocannonRequest {
-  const i = n++
-  if (spec.distinct === 'path') return { ...req, path: `${target.pathname}/${spreadKeySuffix(i)}` }
-  if (spec.distinct === 'etcd') {
-    const body = JSON.parse(spec.body ?? '{}') as { key: string, value: string }
-    const key = Buffer.from(Buffer.from(body.key, 'base64').toString('utf8') + `/${spreadKeySuffix(i)}`).toString('base64')
-    return { ...req, body: JSON.stringify({ key, value: body.value }) }
+function setupRequestFor (target: URL): (req: AutocannonRequest) => AutocannonRequest {
+  return (req) => {
+    const i = n++
+    if (spec.distinct === 'path') return { ...req, path: `${target.pathname}/${spreadKeySuffix(i)}` }
+    if (spec.distinct === 'etcd') {
+      const body = JSON.parse(spec.body ?? '{}') as { key: string, value: string }
+      const key = Buffer.from(Buffer.from(body.key, 'base64').toString('utf8') + `/${spreadKeySuffix(i)}`).toString('base64')
+      return { ...req, body: JSON.stringify({ key, value: body.value }) }
+    }
+    return req
   }
-  return req
 }
 
-const result = await autocannon({
-  url: target.origin,
-  connections: spec.connections,
-  duration: spec.seconds,
-  requests: [{ method: spec.method, path: target.pathname + target.search, body: spec.body, headers, setupRequest }]
-})
+async function run (url: string, connections: number): Promise<AutocannonResult> {
+  const target = new URL(url)
+  return await autocannon({
+    url: target.origin,
+    connections,
+    duration: spec.seconds,
+    requests: [{ method: spec.method, path: target.pathname + target.search, body: spec.body, headers, setupRequest: setupRequestFor(target) }]
+  })
+}
+
+const urls = spec.urls ?? [spec.url]
+const results = await Promise.all(urls.map(async (url, k) => await run(url, Math.floor(spec.connections / urls.length) + (k < spec.connections % urls.length ? 1 : 0))))
+const sum = (f: (r: AutocannonResult) => number): number => results.reduce((a, r) => a + f(r), 0)
+const max = (f: (r: AutocannonResult) => number): number => Math.max(...results.map(f))
 process.stdout.write(JSON.stringify({
-  rps: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors, non2xx: result.non2xx
+  rps: sum(r => r.requests.average),
+  p50Ms: max(r => r.latency.p50),
+  p99Ms: max(r => r.latency.p99),
+  errors: sum(r => r.errors),
+  non2xx: sum(r => r.non2xx),
+  perUrlRps: results.map(r => r.requests.average)
 }) + '\n')

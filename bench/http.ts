@@ -10,186 +10,28 @@
 //   GITCONFIG_CLI_ENTRY=bin/gitconfig npm run bench:http   # the node as users run it (after npm run build); from source otherwise
 //
 // etcd is skipped with a message when the `etcd` binary is absent (Debian: apt-get install etcd-server).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { SseParser } from '../src/client/sse.js'
 import { GitConfigStore } from '../src/index.js'
 import { setsPerSecondFor } from './store-load.js'
 import { gitAloneCommits, type GitAloneResult } from './git-alone.js'
+import {
+  b64, etcdInstalled, etcdPut, killAll, load as loadFor, openEtcdWatch, openGitconfigWatch, postOk, send, sequentialLatency as sequentialFor,
+  startEtcd, startProcess, stop, watchLatency, type LoadResult, type LoadSpec, type WatchResult
+} from './http-support.js'
 import { cliCommand } from '../test/support/cli.js'
-import { freePort } from '../test/support/ports.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const watchSamples = Number(process.env.BENCH_WATCH_SAMPLES ?? 300)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const loadScript = join(root, 'bench', 'http-load.ts')
-const children = new Set<ChildProcess>()
-/**
- * The client of the latency measurements: node:http over one kept-alive connection. fetch (undici) costs about
- * 0.3-1 ms more per POST on this machine, which would be counted against whichever server is measured.
- */
-const agent = new Agent({ keepAlive: true, maxSockets: 1 })
 const value = 'postgres://db1:5432/app1'
 
-interface LoadResult { rps: number, p50Ms: number, p99Ms: number, errors: number, non2xx: number }
-interface LoadSpec { url: string, method: 'GET' | 'POST', body?: string, contentType?: string, connections: number, distinct?: 'path' | 'etcd' }
-
-function track (child: ChildProcess): ChildProcess {
-  children.add(child)
-  child.on('exit', () => { children.delete(child) })
-  return child
-}
-
-/** Runs the load generator (bench/http-load.ts, autocannon) in its own process and returns its summary. */
-async function load (spec: LoadSpec, durationSeconds = seconds): Promise<LoadResult> {
-  const child = track(spawn(process.execPath, ['--import', 'tsx', loadScript, JSON.stringify({ ...spec, seconds: durationSeconds })], { stdio: ['ignore', 'pipe', 'inherit'] }))
-  let out = ''
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8') })
-  const code = await new Promise(resolve => child.on('close', resolve))
-  if (code !== 0) throw new Error(`load generator exited ${String(code)}`)
-  return JSON.parse(out) as LoadResult
-}
-
-/** Starts a process and resolves with the first stdout/stderr match of `pattern`. */
-async function startProcess (cmd: string, args: string[], pattern: RegExp, what: string): Promise<{ child: ChildProcess, match: RegExpExecArray }> {
-  const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
-  let seen = ''
-  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`${what} did not start: ${seen.slice(-500)}`)) }, 60_000)
-    const onData = (c: Buffer): void => {
-      seen += c.toString('utf8')
-      const m = pattern.exec(seen)
-      if (m !== null) { clearTimeout(timer); resolve(m) }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.on('exit', code => { clearTimeout(timer); reject(new Error(`${what} exited ${String(code)}: ${seen.slice(-500)}`)) })
-  })
-  child.stdout?.resume()
-  child.stderr?.resume()
-  return { child, match }
-}
-
-async function waitHealthy (url: string, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    const ok = await fetch(url).then(r => r.ok, () => false)
-    if (ok) return
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`${what} did not become healthy at ${url}`)
-}
-
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise(resolve => child.on('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  await exited
-  clearTimeout(timer)
-}
-
-function percentile (sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-}
-
-interface WatchResult {
-  p50Ms: number
-  p99Ms: number
-  /** The same writes' acknowledgement latency, for comparison with the event's. */
-  ackP50Ms: number
-}
-
-interface Reply { status: number, body: Buffer }
-
-/** One request over the kept-alive connection; resolves once the whole reply has been read. */
-async function send (url: string, method: 'GET' | 'POST', body?: string): Promise<Reply> {
-  return await new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent, headers: body === undefined ? {} : { 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }) })
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-async function postOk (url: string, body: string): Promise<void> {
-  const res = await send(url, 'POST', body)
-  if (res.status < 200 || res.status > 299) throw new Error(`POST ${url}: ${res.status} ${res.body.toString('utf8')}`)
-}
-
-/**
- * Opens a streaming response (SSE, etcd's watch stream) on its own connection; `onText` gets each chunk with the
- * time it arrived, taken before any parsing. Resolves with a function that closes the stream.
- */
-async function openStream (url: string, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined,
-  onText: (text: string, atMs: number) => void): Promise<() => void> {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = httpRequest(url, { method, agent: false, headers }, resolve)
-    req.on('error', reject)
-    req.end(body)
-  })
-  if (res.statusCode !== 200) throw new Error(`stream ${url}: ${res.statusCode}`)
-  res.setEncoding('utf8')
-  res.on('data', (text: string) => { onText(text, performance.now()) })
-  res.on('error', () => {})
-  return () => { res.destroy() }
-}
-
-/**
- * Write -> event latency: one write at a time, timed from just before the write until its event arrives on the
- * stream (whether that is before or after the write's own reply).
- */
-async function watchLatency (open: (onValue: (value: string, atMs: number) => void) => Promise<() => void>,
-  write: (value: string) => Promise<void>): Promise<WatchResult> {
-  const waiting = new Map<string, (atMs: number) => void>()
-  const close = await open((v, atMs) => { waiting.get(v)?.(atMs) })
-  await new Promise(resolve => setTimeout(resolve, 200))
-  const samples: number[] = []
-  const acks: number[] = []
-  try {
-    for (let i = 0; i < watchSamples; i++) {
-      const v = `w${i}-${Date.now()}`
-      const arrived = new Promise<number>(resolve => waiting.set(v, resolve))
-      const t0 = performance.now()
-      await write(v)
-      acks.push(performance.now() - t0)
-      samples.push(await arrived - t0)
-      waiting.delete(v)
-    }
-  } finally {
-    close()
-  }
-  samples.sort((a, b) => a - b)
-  acks.sort((a, b) => a - b)
-  return { p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), ackP50Ms: percentile(acks, 0.5) }
-}
-
-/**
- * Sequential writes, one at a time, timed in this process (autocannon reports whole milliseconds, too coarse
- * here). The server is still in another process; the time includes the client's own work on both targets alike.
- */
-async function sequentialLatency (write: (i: number) => Promise<unknown>): Promise<LoadResult> {
-  const samples: number[] = []
-  const end = performance.now() + seconds * 1000
-  for (let i = 0; performance.now() < end; i++) {
-    const t0 = performance.now()
-    await write(i)
-    samples.push(performance.now() - t0)
-  }
-  const total = samples.reduce((a, b) => a + b, 0)
-  samples.sort((a, b) => a - b)
-  return { rps: samples.length / (total / 1000), p50Ms: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), errors: 0, non2xx: 0 }
-}
+const load = async (spec: LoadSpec, durationSeconds = seconds): Promise<LoadResult> => await loadFor(spec, durationSeconds)
+const sequentialLatency = async (write: (i: number) => Promise<unknown>): Promise<LoadResult> => await sequentialFor(write, seconds)
 
 /** Mean keys per commit from the node's metrics between two scrapes. */
 async function batchSizes (url: string): Promise<{ sum: number, count: number }> {
@@ -246,12 +88,9 @@ async function benchGitconfig (dir: string, emptyUrl: string): Promise<TargetRes
     const postSame = await load({ url: `${url}/keys/bench/same`, method: 'POST', body: value, connections: 64 })
     await load({ url: `${url}/keys/bench/get`, method: 'GET', connections: 64 }, warmupSeconds)
     const gets = await interleavedGets(`${url}/keys/bench/get`, `${emptyUrl}/keys/bench/get`)
-    const sse = new SseParser()
     const watch = await watchLatency(
-      async (onValue) => await openStream(`${url}/watch/bench/watch`, 'GET', { accept: 'text/event-stream' }, undefined, (text, atMs) => {
-        for (const m of sse.push(text)) if (m.event === 'change') onValue((JSON.parse(m.data) as { value: string }).value, atMs)
-      }),
-      async v => { await postOk(`${url}/keys/bench/watch`, v) })
+      async (onValue) => await openGitconfigWatch(url, '/bench/watch', onValue),
+      async v => { await postOk(`${url}/keys/bench/watch`, v) }, { samples: watchSamples })
     const postBatch = (after.sum - before.sum) / (after.count - before.count)
     return { seq, post, postBatch, postSame, get: gets.node, emptyGet: gets.empty, watch }
   } finally {
@@ -259,48 +98,27 @@ async function benchGitconfig (dir: string, emptyUrl: string): Promise<TargetRes
   }
 }
 
-const b64 = (s: string): string => Buffer.from(s).toString('base64')
-
 async function benchEtcd (dir: string): Promise<TargetResults | null> {
-  if (spawnSync('etcd', ['--version']).status !== 0) {
+  if (!etcdInstalled()) {
     console.log('etcd: not installed (apt-get install etcd-server); skipped')
     return null
   }
-  const clientPort = await freePort()
-  const peerPort = await freePort()
-  const url = `http://127.0.0.1:${clientPort}`
-  // One member, loopback only; etcd fsyncs its WAL on every commit unless --unsafe-no-fsync is given (it is not).
-  const child = track(spawn('etcd', [
-    '--name', 'bench', '--data-dir', join(dir, 'etcd'),
-    '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `bench=http://127.0.0.1:${peerPort}`, '--log-level', 'error', '--logger', 'zap'
-  ], { stdio: 'ignore' }))
+  const etcd = await startEtcd(dir, 1)
+  const url = etcd.urls[0]
   try {
-    await waitHealthy(`${url}/health`, 'etcd')
-    const put = JSON.stringify({ key: b64('bench/put'), value: b64(value) })
-    await postOk(`${url}/v3/kv/put`, JSON.stringify({ key: b64('bench/get'), value: b64(value) }))
+    const put = etcdPut('bench/put', value)
+    await postOk(`${url}/v3/kv/put`, etcdPut('bench/get', value))
     await load({ url: `${url}/v3/kv/put`, method: 'POST', body: put, contentType: 'application/json', connections: 64 }, warmupSeconds)
     const seq = await sequentialLatency(async () => { await postOk(`${url}/v3/kv/put`, put) })
     const post = await load({ url: `${url}/v3/kv/put`, method: 'POST', body: put, contentType: 'application/json', connections: 64, distinct: 'etcd' })
     const postSame = await load({ url: `${url}/v3/kv/put`, method: 'POST', body: put, contentType: 'application/json', connections: 64 })
     const get = await load({ url: `${url}/v3/kv/range`, method: 'POST', body: JSON.stringify({ key: b64('bench/get') }), contentType: 'application/json', connections: 64 })
-    let buffered = ''
     const watch = await watchLatency(
-      async (onValue) => await openStream(`${url}/v3/watch`, 'POST', {}, JSON.stringify({ create_request: { key: b64('bench/watch') } }), (text, atMs) => {
-        buffered += text
-        const lines = buffered.split('\n')
-        buffered = lines.pop() ?? ''
-        for (const line of lines) {
-          if (line.trim() === '') continue
-          const msg = JSON.parse(line) as { result?: { events?: Array<{ kv?: { value?: string } }> } }
-          for (const ev of msg.result?.events ?? []) if (ev.kv?.value !== undefined) onValue(Buffer.from(ev.kv.value, 'base64').toString('utf8'), atMs)
-        }
-      }),
-      async v => { await postOk(`${url}/v3/kv/put`, JSON.stringify({ key: b64('bench/watch'), value: b64(v) })) })
+      async (onValue) => await openEtcdWatch(url, 'bench/watch', onValue),
+      async v => { await postOk(`${url}/v3/kv/put`, etcdPut('bench/watch', v)) }, { samples: watchSamples })
     return { seq, post, postSame, get, watch }
   } finally {
-    await stop(child)
+    await etcd.stop()
   }
 }
 
@@ -388,7 +206,7 @@ async function main (): Promise<void> {
     console.log('git alone: fast-import with the store\'s stream, git time only (1-key commits; 64-key commits for the 64-connection row);')
     console.log('its watch figures are its durable-commit times, which an event cannot precede.')
   } finally {
-    for (const c of children) c.kill('SIGKILL')
+    killAll()
     await rm(dir, { recursive: true, force: true })
   }
 }

@@ -7,14 +7,14 @@
 // `keys` keys under /side-a, node 3 alone holding `keys` keys under /side-b) and keeps it; later runs copy it.
 // Each run starts nodes 1 and 2, waits until they are connected, starts node 3 with node 1 as its bootstrap peer,
 // and times from node 3 listening until the three main trees are equal (as bench/replication.ts does).
-import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { startNodeProcess, stopAll, type NodeProcess } from '../test/support/cli.js'
-import { connectedPeers, mainTree, until, writeMany } from './replication-load.js'
+import { cpuSeconds, rssMb } from './proc-stats.js'
+import { connectedPeers, gitCounterPath, mainTree, parseGitLog, until, writeMany } from './replication-load.js'
 
 function arg (name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`)
@@ -33,17 +33,6 @@ const live: NodeProcess[] = []
 
 interface Started { proc: NodeProcess, url: string, multiaddr: string, repo: string }
 
-/** A `git` on PATH that logs its first argument (the command) and runs the real one. */
-async function gitCounterPath (logFile: string): Promise<string> {
-  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim()
-  const dir = join(scratch, 'git-counter')
-  await mkdir(dir, { recursive: true })
-  const script = `#!/bin/sh\nfor a in "$@"; do case "$a" in -c|--git-dir) skip=1;; *) if [ -z "$skip" ]; then echo "$a" >> ${logFile}; break; fi; skip=;; esac; done\nexec ${realGit} "$@"\n`
-  await writeFile(join(dir, 'git'), script)
-  await chmod(join(dir, 'git'), 0o755)
-  return dir
-}
-
 async function start (repo: string, extra: string[], level = 'warn'): Promise<Started> {
   const proc = await startNodeProcess(['--repo', repo, '--log-level', level, '--p2p-port', '0', ...extra], 120_000)
   live.push(proc)
@@ -51,24 +40,8 @@ async function start (repo: string, extra: string[], level = 'warn'): Promise<St
   return { proc, url: proc.url, multiaddr, repo }
 }
 
-function rssMb (proc: NodeProcess): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid ?? 0}/status`, 'utf8'))
-    return m === null ? 0 : Number(m[1]) / 1024
-  } catch {
-    return 0
-  }
-}
-
-/** CPU seconds of a node process and of the git processes it has waited for (utime, stime, cutime, cstime). */
-function cpuSeconds (proc: NodeProcess): number {
-  try {
-    const fields = readFileSync(`/proc/${proc.child.pid ?? 0}/stat`, 'utf8').split(') ')[1].split(' ')
-    return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / 100
-  } catch {
-    return 0
-  }
-}
+const rssOf = (proc: NodeProcess): number => rssMb(proc.child.pid)
+const cpuOf = (proc: NodeProcess): number => cpuSeconds(proc.child.pid)
 
 async function stopAllNodes (): Promise<void> {
   await Promise.allSettled(live.splice(0).map(async p => await p.stop()))
@@ -108,22 +81,22 @@ try {
     await cp(fixture, dir, { recursive: true })
     const gitLog = join(dir, 'git-commands.log')
     const savedPath = process.env.PATH
-    if (countGit) process.env.PATH = `${await gitCounterPath(gitLog)}:${savedPath ?? ''}`
+    if (countGit) process.env.PATH = `${await gitCounterPath(join(scratch, 'git-counter'), gitLog)}:${savedPath ?? ''}`
     const n1 = await start(join(dir, 'dc1'), [], 'debug')
     const n2 = await start(join(dir, 'dc2'), ['--bootstrap', n1.multiaddr], 'debug')
     await until('nodes 1 and 2 connected', async () => (await connectedPeers(n1.url)) === 1)
     if (countGit) await rm(gitLog, { force: true })
     const peak = [0, 0, 0]
-    const cpuBefore = [cpuSeconds(n1.proc), cpuSeconds(n2.proc)]
+    const cpuBefore = [cpuOf(n1.proc), cpuOf(n2.proc)]
     const n3 = await start(join(dir, 'dc3'), ['--bootstrap', n1.multiaddr], 'debug')
     const healedAt = performance.now()
     const healedAtEpochMs = Date.now()
     const procs = [n1.proc, n2.proc, n3.proc]
-    cpuBefore.push(cpuSeconds(n3.proc))
-    const sampler = setInterval(() => { procs.forEach((p, i) => { peak[i] = Math.max(peak[i], rssMb(p)) }) }, 100)
+    cpuBefore.push(cpuOf(n3.proc))
+    const sampler = setInterval(() => { procs.forEach((p, i) => { peak[i] = Math.max(peak[i], rssOf(p)) }) }, 100)
     await until('convergence', () => { const t = [n1, n2, n3].map(n => mainTree(n.repo)); return t.every(x => x === t[0]) })
     const convergeMs = performance.now() - healedAt
-    const cpu = procs.map((p, i) => cpuSeconds(p) - cpuBefore[i])
+    const cpu = procs.map((p, i) => cpuOf(p) - cpuBefore[i])
     clearInterval(sampler)
     process.env.PATH = savedPath
     // The nodes' last log lines may still be in their pipes.
@@ -136,7 +109,7 @@ try {
     }
     if (countGit && existsSync(gitLog)) {
       const counts = new Map<string, number>()
-      for (const c of (await readFile(gitLog, 'utf8')).split('\n')) if (c !== '') counts.set(c, (counts.get(c) ?? 0) + 1)
+      for (const { command: c } of parseGitLog(await readFile(gitLog, 'utf8'))) counts.set(c, (counts.get(c) ?? 0) + 1)
       console.log(`  git processes: ${[...counts].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ')}`)
     }
     await stopAllNodes()

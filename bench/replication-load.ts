@@ -3,6 +3,7 @@
 // checks they wait on (a node's main tree, its connected peers, a condition polled until it holds).
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { spreadKeySuffix } from './store-load.js'
@@ -25,7 +26,7 @@ export async function writeMany (url: string, prefix: string, count: number, opt
 }
 
 /** The commit main points at, read from the ref files as git writes them (lock file, then rename); null if neither has it. */
-function mainCommit (repo: string): string | null {
+export function mainCommit (repo: string): string | null {
   try {
     return readFileSync(join(repo, 'refs', 'heads', 'main'), 'utf8').trim()
   } catch {
@@ -66,4 +67,26 @@ export async function until (what: string, check: () => Promise<boolean> | boole
 export async function connectedPeers (url: string): Promise<number> {
   const status = await (await fetch(`${url}/status`)).json() as { p2p: { peers: Array<{ connected: boolean }> } }
   return status.p2p.peers.filter(p => p.connected).length
+}
+
+/**
+ * A folder holding a `git` that appends "<parent pid> <git command>" to `logFile` and runs the real git: put it first
+ * on a node's PATH to count the git processes the node starts (the nodes spawn `git` from PATH). It adds a shell
+ * start to every git process, so the counts come from runs that do not time anything else.
+ */
+export async function gitCounterPath (dir: string, logFile: string): Promise<string> {
+  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim()
+  await mkdir(dir, { recursive: true })
+  const script = `#!/bin/sh\nfor a in "$@"; do case "$a" in -c|--git-dir) skip=1;; *) if [ -z "$skip" ]; then echo "$PPID $a" >> ${logFile}; break; fi; skip=;; esac; done\nexec ${realGit} "$@"\n`
+  await writeFile(join(dir, 'git'), script)
+  await chmod(join(dir, 'git'), 0o755)
+  return dir
+}
+
+/** The lines gitCounterPath's git wrote: which process started which git command. */
+export function parseGitLog (text: string): Array<{ parentPid: number, command: string }> {
+  return text.split('\n').filter(l => l !== '').map(l => {
+    const [pid, command] = l.split(' ')
+    return { parentPid: Number(pid), command }
+  })
 }
