@@ -1,4 +1,5 @@
-// One compliance suite for every Raft storage implementation (STYLE.md), plus a restart-from-LevelDB test.
+// One compliance suite for every Raft storage implementation (STYLE.md). A Raft host restarted on LevelDB is tested
+// in host.test.ts.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -8,8 +9,6 @@ import { MemoryStorage } from '../../src/raft/storage-memory.js'
 import { LevelStorage } from '../../src/strong/storage-level.js'
 import type { WritableRaftStorage } from '../../src/raft/storage.js'
 import type { Entry } from '../../src/raft/types.js'
-import { RawNode } from '../../src/raft/raw-node.js'
-import { decodeConfChange } from '../../src/raft/conf-change.js'
 
 function ent (index: number, term: number, text = `e${index}`): Entry {
   return { index, term, type: 'normal', data: new TextEncoder().encode(text) }
@@ -120,59 +119,3 @@ for (const impl of impls) {
     })
   })
 }
-
-test('a node restarted from LevelDB continues with its term, vote, log and commit', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'raft-restart-'))
-  try {
-    let storage = await LevelStorage.open(dir)
-    const config = { id: 'solo', electionTicks: 10, heartbeatTicks: 1, random: () => 0 }
-    let node = new RawNode(config, storage)
-    node.bootstrap(['solo'])
-    const applied: string[] = []
-    const drain = async (n: RawNode, s: LevelStorage): Promise<void> => {
-      while (n.hasReady()) {
-        const rd = n.ready()
-        if (rd.hardState !== null) await s.setHardState(rd.hardState)
-        await s.append(rd.entries)
-        for (const e of rd.committedEntries) {
-          if (e.type === 'confChange') {
-            const cc = decodeConfChange(e.data)
-            if (cc !== undefined) n.applyConfChange(cc)
-          } else if (e.data.byteLength > 0) applied.push(new TextDecoder().decode(e.data))
-        }
-        n.advance(rd)
-      }
-    }
-    await drain(node, storage)
-    node.campaign()
-    await drain(node, storage)
-    assert.equal(node.status().role, 'leader')
-    node.propose(new TextEncoder().encode('one'))
-    node.propose(new TextEncoder().encode('two'))
-    await drain(node, storage)
-    const before = node.status()
-    await storage.close()
-
-    storage = await LevelStorage.open(dir)
-    applied.length = 0
-    node = new RawNode(config, storage)
-    await drain(node, storage)
-    const after = node.status()
-    assert.equal(after.term, before.term)
-    assert.equal(after.vote, 'solo')
-    assert.equal(after.commit, before.commit)
-    assert.equal(after.lastIndex, before.lastIndex)
-    assert.deepEqual(applied, ['one', 'two'], 'committed entries are delivered again for re-applying')
-    // It campaigns in a later term and keeps going.
-    node.campaign()
-    await drain(node, storage)
-    assert.equal(node.status().role, 'leader')
-    assert.ok(node.status().term > before.term)
-    node.propose(new TextEncoder().encode('three'))
-    await drain(node, storage)
-    assert.deepEqual(applied, ['one', 'two', 'three'])
-    await storage.close()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
