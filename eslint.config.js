@@ -41,6 +41,20 @@ export default tseslint.config(
     }
   },
   {
+    // The node composes the store, replication and strong operations; front ends call it and it never imports them
+    // (decision 0107). Only src/daemon joins the node and the HTTP API.
+    files: ['src/node/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../api/*', '../cli/*', '../daemon/*', '../client/*', 'fastify'] }]
+    }
+  },
+  {
+    files: ['src/api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../cli/*', '../daemon/*', '../node/node.js'] }]
+    }
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
   }

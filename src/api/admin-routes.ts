@@ -1,8 +1,8 @@
 // /health, /metrics and /status: what an operator or a load balancer asks a node.
 import type { FastifyInstance } from 'fastify'
-import type { GitConfigNode } from '../node/node.js'
+import type { NodeService } from '../node/service.js'
 
-export function registerAdminRoutes (app: FastifyInstance, node: GitConfigNode): void {
+export function registerAdminRoutes (app: FastifyInstance, node: NodeService): void {
   app.get('/health', async (_request, reply) => {
     const ok = node.state === 'running'
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : node.state })

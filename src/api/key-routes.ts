@@ -4,14 +4,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { GitConfigError } from '../errors.js'
 import { formatVersion } from '../gitstore/hlc.js'
-import type { GitConfigNode } from '../node/node.js'
+import type { NodeService } from '../node/service.js'
 import type { KeyValue } from '../types.js'
 import { parseAuthor, parseCommitParam, parseTtlMs, type Query } from './params.js'
 import { keyFromRoute } from './target.js'
 import { isCasRequest, tooLarge } from './server.js'
 import { encodeValue } from './wire.js'
 
-export function registerKeyRoutes (app: FastifyInstance, node: GitConfigNode): void {
+export function registerKeyRoutes (app: FastifyInstance, node: NodeService): void {
   app.get('/keys/*', async (request, reply) => {
     const key = keyFromRoute(request)
     const commit = parseCommitParam(request.query as Query, 'commit')
@@ -92,7 +92,7 @@ function parseCasBody (body: Buffer): { expected: Uint8Array | null, value: Uint
   throw new GitConfigError('INVALID_ARGUMENT', 'CAS body must be JSON {"expected": string|null, "value": string} or {"expectedBase64": string|null, "valueBase64": string}')
 }
 
-async function cas (node: GitConfigNode, key: string, body: Buffer, ttlMs: number | undefined, author: string | undefined,
+async function cas (node: NodeService, key: string, body: Buffer, ttlMs: number | undefined, author: string | undefined,
   reply: FastifyReply): Promise<unknown> {
   const { expected, value } = parseCasBody(body)
   if (value.length > node.options.valueBytesMax) throw tooLarge(value.length, node.options.valueBytesMax, 'value')

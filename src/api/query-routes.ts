@@ -1,12 +1,12 @@
 // /list, /history/<path>, /audit and /rollback/<path>.
 import type { FastifyInstance } from 'fastify'
 import { GitConfigError } from '../errors.js'
-import type { GitConfigNode } from '../node/node.js'
+import type { NodeService } from '../node/service.js'
 import { parseAuditLimit, parseAuthor, parseCommitParam, parseFlag, parseHistoryLimit, parseString, type Query } from './params.js'
 import { keyFromRoute } from './target.js'
 import { encodeValue } from './wire.js'
 
-export function registerQueryRoutes (app: FastifyInstance, node: GitConfigNode): void {
+export function registerQueryRoutes (app: FastifyInstance, node: NodeService): void {
   app.get('/list', async (request) => {
     const query = request.query as Query
     const prefix = parseString(query, 'prefix') ?? '/'

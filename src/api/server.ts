@@ -4,7 +4,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { GitConfigError, isGitConfigError } from '../errors.js'
 import { httpConnectionsMax, httpRequestReceiveMsMax } from '../limits.js'
-import type { GitConfigNode } from '../node/node.js'
+import type { NodeService } from '../node/service.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { answerClientError, answerRequestsBelowFastify, discardUnreadBody, noteResponse } from './http-errors.js'
 import { checkAuthorization, type HttpSecurity } from './security.js'
@@ -34,7 +34,7 @@ function allowedMethods (url: string): string[] | null {
   return null
 }
 
-export function buildApi (node: GitConfigNode, security: HttpSecurity = { tls: null, authToken: null }): FastifyInstance {
+export function buildApi (node: NodeService, security: HttpSecurity = { tls: null, authToken: null }): FastifyInstance {
   const logger: FastifyBaseLogger = node.logger
   const app = Fastify({
     // Node's own refusal of a request without Host has no body; checkTarget refuses it in our format.
@@ -124,7 +124,7 @@ export function buildApi (node: GitConfigNode, security: HttpSecurity = { tls: n
  * bounded by valueBytesMax, a CAS body (two base64 values in JSON) by requestBytesMax. Chunked bodies without a
  * length are capped while streaming by fastify's bodyLimit (requestBytesMax), then by the value check.
  */
-function refuseOversizeBody (node: GitConfigNode, request: FastifyRequest): void {
+function refuseOversizeBody (node: NodeService, request: FastifyRequest): void {
   if (request.method !== 'POST' && request.method !== 'PUT') return
   const declared = request.headers['content-length']
   if (declared === undefined) return
@@ -143,7 +143,7 @@ export function tooLarge (bytes: number | null, limitBytes: number, what: string
   return new GitConfigError('VALUE_TOO_LARGE', `${size}; the limit is ${limitBytes} bytes`, { limitBytes })
 }
 
-function sendError (node: GitConfigNode, err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+function sendError (node: NodeService, err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   let e: GitConfigError
   if (isGitConfigError(err)) {
     e = err

@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { isGitConfigError } from '../errors.js'
 import { sseHeartbeatMs, watchBatchEventsMax, watchBatchGraceMs } from '../limits.js'
-import type { GitConfigNode, WatchHandle } from '../node/node.js'
+import type { NodeService, WatchHandle } from '../node/service.js'
 import type { WatchEvent } from '../types.js'
 import { parseCommit, parseCommitParam, parseFlag, parseWaitSeconds, type Query } from './params.js'
 import { keyFromRoute } from './target.js'
@@ -23,7 +23,7 @@ import { encodeValue, type WireWatchEvent } from './wire.js'
  */
 const sseEarlyErrorWaitMs = 25
 
-export function registerWatchRoutes (app: FastifyInstance, node: GitConfigNode): void {
+export function registerWatchRoutes (app: FastifyInstance, node: NodeService): void {
   // No automatic HEAD route: a HEAD would open a watch and hold the connection for nothing.
   app.get('/watch/*', { exposeHeadRoute: false }, async (request, reply) => {
     const key = keyFromRoute(request, true)
@@ -120,7 +120,7 @@ async function writeFrame (res: ServerResponse, frame: string, stop: Promise<unk
   await Promise.race([new Promise(resolve => res.once('drain', resolve)), stop])
 }
 
-async function serveSse (node: GitConfigNode, handle: WatchHandle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function serveSse (node: NodeService, handle: WatchHandle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const stop = released(handle)
   let pending = handle.events.next()
   // Let a bad cursor (unknown commit) surface as an HTTP error while the status line can still say so.

@@ -2,7 +2,7 @@
 // finish in-flight writes, close the store) and the process exits 0; a second signal, or a shutdown that takes
 // longer than shutdownGraceMs, exits 1 at once.
 import { shutdownGraceMs } from '../limits.js'
-import { GitConfigNode } from '../node/node.js'
+import { GitConfigNode } from '../daemon/daemon.js'
 import { parseInteger } from './parse.js'
 
 export async function runNodeStart (rawFlags: Record<string, string | string[] | undefined>): Promise<void> {

@@ -1,74 +1,42 @@
-// GitConfigNode: the composition root of a running node. It owns the store, the HTTP server, the logger and the
-// metrics, and is the only thing routes talk to: later issues put replication and Raft here, between the routes and
-// the store, without touching the routes.
+// NodeCore: a running node without its front ends. It composes the store, replication (and, with issue 14, strong
+// operations) and is what front ends call (NodeService): later issues put Raft here, between the front ends and the
+// store, without touching a route. Front ends are injected (FrontendFactory) and the node never imports them, so
+// the flow is one way (decision 0107); src/daemon/daemon.ts adds the HTTP API and is what `gitconfig node start` runs.
 import { resolve } from 'node:path'
-import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { GitConfigError, isGitConfigError } from '../errors.js'
 import { keysGaugeMaxAgeMs, watchersMax } from '../limits.js'
-
-/** How often a stopping node closes connections that became idle after the server stopped accepting. */
-const idleSweepMs = 50
 import type {
-  AuditOptions, AuditPage, CasResult, ConfigStore, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
-  ValueInput, WatchEvent, WriteOptions, WriteResult
+  AuditOptions, AuditPage, CasResult, DeleteResult, GetOptions, HistoryEntry, HistoryOptions, KeyValue, ListEntry, ListOptions,
+  ValueInput, WriteOptions, WriteResult
 } from '../types.js'
-import { loadHttpSecurity } from '../api/security.js'
-import { buildApi } from '../api/server.js'
 import { NodeMetrics } from './metrics.js'
 import { parseNodeOptions, type NodeOptions } from './options.js'
 import { openStore as defaultOpenStore } from './open-store.js'
-import { onStoreCommit, storeHead, storeNodeId, watchCursorCheck, type StoreOpener } from './store-port.js'
+import { watchCursorCheck, type NodeStore, type StoreOpener } from './store-port.js'
 import { packageVersion } from './package-version.js'
-import { startReplication, type ReplicationRuntime, type ReplicationStatus } from './replication.js'
+import { startReplication, type ReplicationRuntime } from './replication.js'
+import type { FrontendFactory, NodeAddress, NodeFrontend, NodeService, NodeState, NodeStatus, WatchHandle } from './service.js'
+
+export type { NodeAddress, NodeState, NodeStatus, WatchHandle } from './service.js'
 
 export interface NodeDependencies {
   /** How the store is opened; the default opens the git store in `options.repo`. */
   readonly openStore?: StoreOpener
   /** A logger to use instead of a new pino logger writing JSON lines to stdout. */
   readonly logger?: Logger
+  /** The front end to start with the node (the daemon passes the HTTP API); none by default. */
+  readonly frontend?: FrontendFactory
 }
 
-export interface NodeAddress {
-  readonly host: string
-  readonly port: number
-  readonly url: string
-}
-
-export interface NodeStatus {
-  readonly nodeId: string | null
-  readonly repository: string
-  readonly head: string | null
-  readonly version: string
-  readonly state: NodeState
-  readonly uptimeSeconds: number
-  readonly url: string | null
-  /** p2p identity, listen addresses and peers; null when p2p is off. */
-  readonly p2p: ReplicationStatus['p2p']
-  /** The shared remote this node syncs with, or null. */
-  readonly remote: string | null
-}
-
-/** An open watch: the store's events plus the means to release it (on disconnect, timeout or node stop). */
-export interface WatchHandle {
-  readonly events: AsyncIterator<WatchEvent>
-  readonly signal: AbortSignal
-  /** The commit the watch resumes after (given, or the head when it started), null on an empty repository. */
-  readonly since: string | null
-  /** True when `since` has been checked already (an unknown one made openWatch reject), false when unknown. */
-  readonly cursorChecked: boolean
-  close (): void
-}
-
-export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
-
-export class GitConfigNode {
+export class NodeCore implements NodeService {
   readonly options: NodeOptions
   readonly logger: Logger
   readonly metrics: NodeMetrics
   private readonly openStore: StoreOpener
-  private store: ConfigStore | null = null
-  private server: FastifyInstance | null = null
+  private readonly frontendFactory: FrontendFactory | null
+  private store: NodeStore | null = null
+  private frontend: NodeFrontend | null = null
   private address: NodeAddress | null = null
   private unsubscribeCommits: (() => void) | null = null
   private replication: ReplicationRuntime | null = null
@@ -83,37 +51,35 @@ export class GitConfigNode {
   constructor (options: unknown = {}, deps: NodeDependencies = {}) {
     this.options = parseNodeOptions(options)
     this.openStore = deps.openStore ?? defaultOpenStore
+    this.frontendFactory = deps.frontend ?? null
     this.logger = deps.logger ?? pino({ level: this.options.logLevel })
     this.metrics = new NodeMetrics({ keyCount: async () => await this.countKeys() })
   }
 
   get state (): NodeState { return this.current }
 
-  /** Opens the store, then listens; resolves with the bound address (useful with httpPort 0). */
-  async start (): Promise<NodeAddress> {
+  /**
+   * Builds the front end, opens the store, starts replication, then lets the front end listen. Resolves with the
+   * front end's address (useful with httpPort 0), or null without a front end.
+   */
+  async start (): Promise<NodeAddress | null> {
     if (this.current !== 'new') throw new GitConfigError('UNAVAILABLE', `node cannot start: it is ${this.current}`)
     this.current = 'starting'
     const repo = resolve(this.options.repo)
     try {
-      // The security files first: a bad one stops the start before the repository is touched.
-      const security = await loadHttpSecurity(this.options)
-      this.store = await this.openStore(repo, { keyBytesMax: this.options.keyBytesMax, valueBytesMax: this.options.valueBytesMax })
-      this.unsubscribeCommits = onStoreCommit(this.store, n => { this.metrics.observeCommit(n.changes) })
-      this.replication = await startReplication(this.store, this.options, this.logger, this.metrics.replication)
-      this.server = buildApi(this, security)
-      await this.server.listen({ host: this.options.host, port: this.options.httpPort })
+      // The front end first: a bad setting of it (a TLS file) stops the start before the repository is touched.
+      this.frontend = this.frontendFactory === null ? null : await this.frontendFactory(this)
+      const store = this.store = await this.openStore(repo, { keyBytesMax: this.options.keyBytesMax, valueBytesMax: this.options.valueBytesMax })
+      this.unsubscribeCommits = store.onCommit(e => { this.metrics.observeCommit(e.changes.length) })
+      this.replication = await startReplication(store, this.options, this.logger, this.metrics.replication)
+      this.address = this.frontend === null ? null : await this.frontend.listen()
     } catch (err) {
       await this.releaseAfterFailedStart()
-      throw this.startError(err)
+      throw err
     }
-    const bound = this.server.server.address()
-    const port = typeof bound === 'object' && bound !== null ? bound.port : this.options.httpPort
-    const hostInUrl = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host
-    const scheme = this.options.tlsCertFile === undefined ? 'http' : 'https'
-    this.address = { host: this.options.host, port, url: `${scheme}://${hostInUrl}:${port}` }
     this.startedAtMs = Date.now()
     this.current = 'running'
-    this.logger.info({ url: this.address.url, repo, nodeId: storeNodeId(this.store) }, 'gitconfig node listening')
+    this.logger.info({ url: this.address?.url ?? null, repo, nodeId: this.store.nodeId }, 'gitconfig node listening')
     return this.address
   }
 
@@ -124,23 +90,15 @@ export class GitConfigNode {
 
   private async releaseAfterFailedStart (): Promise<void> {
     this.unsubscribeCommits?.()
-    await this.server?.close().catch(() => {})
+    await this.frontend?.close().catch(() => {})
     await this.replication?.stop().catch(() => {})
     await this.store?.close().catch(() => {})
     this.current = 'stopped'
   }
 
-  private startError (err: unknown): unknown {
-    const code = (err as { code?: unknown }).code
-    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
-      return new GitConfigError('UNAVAILABLE', `cannot listen on ${this.options.host}:${this.options.httpPort}: ${(err as Error).message}`)
-    }
-    return err
-  }
-
   /**
-   * Stops accepting requests, ends open watches, waits for in-flight requests (writes included) to be answered,
-   * then closes the store. Idempotent: concurrent callers share one shutdown.
+   * Ends open watches, closes the front end (which stops accepting and waits for the requests in flight), waits for
+   * in-flight writes, then stops replication and closes the store. Idempotent: concurrent callers share one shutdown.
    */
   async stop (): Promise<void> {
     if (this.current === 'new' || this.current === 'stopped') { this.current = 'stopped'; return }
@@ -152,7 +110,7 @@ export class GitConfigNode {
     this.current = 'stopping'
     this.logger.info('gitconfig node stopping')
     for (const w of this.watches) w.abort()
-    await this.closeServer()
+    await this.frontend?.close()
     await Promise.allSettled([...this.writes])
     this.unsubscribeCommits?.()
     // Replication merges into the store, so it ends (jobs aborted, p2p stopped) before the store closes.
@@ -162,39 +120,20 @@ export class GitConfigNode {
     this.logger.info('gitconfig node stopped')
   }
 
-  /**
-   * Closes the HTTP server. close() drops connections that are idle at that moment, but a kept-alive connection
-   * whose request was still in flight becomes idle only later and would hold close() for the whole keep-alive
-   * timeout (72 s), so idle connections are swept again until the server has closed.
-   */
-  private async closeServer (): Promise<void> {
-    const server = this.server
-    if (server === null) return
-    const sweep = setInterval(() => { server.server.closeIdleConnections() }, idleSweepMs)
-    try {
-      await server.close()
-    } finally {
-      clearInterval(sweep)
-    }
-  }
-
-  private requireStore (): ConfigStore {
+  private requireStore (): NodeStore {
     if (this.store === null || (this.current !== 'running' && this.current !== 'stopping')) {
       throw new GitConfigError('UNAVAILABLE', 'the node is not running')
     }
     return this.store
   }
 
-  /** Runs a write so that stop() waits for it, and counts its commit when the store reports no commit events. */
-  private async write<T> (run: (store: ConfigStore) => Promise<T>, commitOf: (r: T) => string | null): Promise<T> {
+  /** Runs a write so that stop() waits for it. Its commit is counted from the store's commit events. */
+  private async write<T> (run: (store: NodeStore) => Promise<T>): Promise<T> {
     if (this.current !== 'running') throw new GitConfigError('UNAVAILABLE', 'the node is stopping')
     const pending = run(this.requireStore())
     this.writes.add(pending)
     try {
-      const result = await pending
-      const commit = commitOf(result)
-      if (commit !== null && this.unsubscribeCommits === null) this.metrics.observeWriteResult(commit)
-      return result
+      return await pending
     } finally {
       this.writes.delete(pending)
     }
@@ -205,11 +144,11 @@ export class GitConfigNode {
   }
 
   async set (key: string, value: ValueInput, opts?: WriteOptions): Promise<WriteResult> {
-    return await this.write(s => s.set(key, value, opts), r => r.commit)
+    return await this.write(s => s.set(key, value, opts))
   }
 
   async delete (key: string, opts?: Pick<WriteOptions, 'author'>): Promise<DeleteResult> {
-    return await this.write(s => s.delete(key, opts), r => r.commit)
+    return await this.write(s => s.delete(key, opts))
   }
 
   async compareAndSwap (key: string, expected: ValueInput | null, value: ValueInput, opts?: WriteOptions): Promise<CasResult> {
@@ -221,7 +160,7 @@ export class GitConfigNode {
         'compare-and-swap on a replicated node needs the Raft log for strong prefixes, which this version does not ' +
         'run yet; use CAS on a single node (no --p2p-port or --remote) or in the embedded library', { key })
     }
-    return await this.write(s => s.compareAndSwap(key, expected, value, opts), r => r.commit)
+    return await this.write(s => s.compareAndSwap(key, expected, value, opts))
   }
 
   async list (prefix: string, opts?: ListOptions): Promise<ListEntry[]> {
@@ -237,7 +176,7 @@ export class GitConfigNode {
   }
 
   async rollback (key: string, commit: string, opts?: Pick<WriteOptions, 'author'>): Promise<WriteResult> {
-    return await this.write(s => s.rollback(key, commit, opts), r => r.commit)
+    return await this.write(s => s.rollback(key, commit, opts))
   }
 
   /**
@@ -252,7 +191,7 @@ export class GitConfigNode {
     }
     // Without a cursor, start after the head and say so: the store then replays anything committed after it, even a
     // commit not yet indexed when the watch registers, and the caller can resume from the head without a gap.
-    const cursor = opts.since ?? storeHead(store)
+    const cursor = opts.since ?? store.head
     const controller = new AbortController()
     const events = store.watch(key, { recursive: opts.recursive, since: cursor ?? undefined, signal: controller.signal })[Symbol.asyncIterator]()
     this.watches.add(controller)
@@ -299,9 +238,9 @@ export class GitConfigNode {
   async status (): Promise<NodeStatus> {
     const store = this.store
     return {
-      nodeId: store === null ? null : storeNodeId(store),
+      nodeId: store?.nodeId ?? null,
       repository: resolve(this.options.repo),
-      head: store === null ? null : storeHead(store),
+      head: store?.head ?? null,
       version: packageVersion(),
       state: this.current,
       uptimeSeconds: this.current === 'running' ? Math.round((Date.now() - this.startedAtMs) / 1000) : 0,
@@ -311,7 +250,6 @@ export class GitConfigNode {
     }
   }
 
-  /** Logs an unexpected error once, with its stack; expected ones (GitConfigError) are not worth a log line. */
   reportUnexpected (err: unknown, context: Record<string, unknown>): void {
     if (!isGitConfigError(err)) this.logger.error({ err, ...context }, 'unexpected error')
   }

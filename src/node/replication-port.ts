@@ -1,7 +1,6 @@
-// What replication needs from a store: the replication API of GitConfigStore (docs/store.md, "Replication"). The
-// node probes for it instead of importing the class, like store-port.ts does for introspection, so the node still
-// runs on any ConfigStore (replication is then refused at start with a clear message).
-import type { ConfigStore, Version } from '../types.js'
+// What replication needs from a store: the replication API of GitConfigStore (docs/store.md, "Replication"). It is
+// part of the node's store port (store-port.ts), which the store implements without importing the node.
+import type { Version } from '../types.js'
 
 export interface MergeResult {
   readonly head: string
@@ -25,14 +24,4 @@ export interface ReplicableStore {
   pushToRemote (remote: string): Promise<void>
   fetchFromRemote (remote: string): Promise<string[]>
   onCommit (listener: (e: ReplicatedCommitEvent) => void): () => void
-}
-
-const replicationMethods = ['hasCommit', 'createPack', 'ingestPack', 'mergeFrom', 'pushToRemote', 'fetchFromRemote', 'onCommit'] as const
-
-/** The store as a ReplicableStore, or null when it lacks any part of the replication API. */
-export function asReplicableStore (store: ConfigStore): ReplicableStore | null {
-  const s = store as unknown as Record<string, unknown>
-  if (typeof s.nodeId !== 'string') return null
-  for (const name of replicationMethods) if (typeof s[name] !== 'function') return null
-  return store as unknown as ReplicableStore
 }

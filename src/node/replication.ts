@@ -4,10 +4,9 @@ import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { GitConfigError } from '../errors.js'
 import type { P2pHost } from '../p2p/index.js'
-import type { ConfigStore } from '../types.js'
 import type { ReplicationMetrics } from './metrics.js'
 import type { NodeOptions } from './options.js'
-import { asReplicableStore } from './replication-port.js'
+import type { ReplicableStore } from './replication-port.js'
 import { Replicator } from './replicator.js'
 
 export interface PeerStatus {
@@ -42,13 +41,9 @@ export function p2pKeyFile (options: NodeOptions): string {
   return options.p2pKeyFile ?? join(resolve(options.repo), 'gitconfig', 'p2p.key')
 }
 
-/** Null when the options ask for no replication. Fails (INVALID_ARGUMENT) when the store cannot replicate. */
-export async function startReplication (store: ConfigStore, options: NodeOptions, logger: Logger, metrics: ReplicationMetrics): Promise<ReplicationRuntime | null> {
+/** Null when the options ask for no replication. */
+export async function startReplication (store: ReplicableStore, options: NodeOptions, logger: Logger, metrics: ReplicationMetrics): Promise<ReplicationRuntime | null> {
   if (options.p2pPort === undefined && options.remote === undefined) return null
-  const replicable = asReplicableStore(store)
-  if (replicable === null) {
-    throw new GitConfigError('INVALID_ARGUMENT', 'this store does not support replication (p2pPort and remote need the git store)')
-  }
   let host: P2pHost | null = null
   // The host calls back into the replicator, which needs the host to announce: the late binding breaks the cycle.
   let replicator: Replicator | null = null
@@ -68,7 +63,7 @@ export async function startReplication (store: ConfigStore, options: NodeOptions
     })
   }
   replicator = new Replicator({
-    store: replicable,
+    store,
     transport: host,
     remote: options.remote ?? null,
     syncIntervalMs: options.syncIntervalSeconds * 1000,

@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GitConfigClient, GitConfigError } from '../../src/index.js'
-import { GitConfigNode } from '../../src/node/node.js'
+import { GitConfigNode } from '../../src/daemon/daemon.js'
 import { runCli, stopAll } from '../support/cli.js'
 import { startNode } from '../support/node-fixture.js'
 

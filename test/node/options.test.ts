@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseNodeOptions } from '../../src/node/options.js'
-import { GitConfigNode } from '../../src/node/node.js'
+import { GitConfigNode } from '../../src/daemon/daemon.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { GitConfigNode } from '../../src/node/node.js'
+import { GitConfigNode } from '../../src/daemon/daemon.js'
 import type { NodeOptionsInput } from '../../src/node/options.js'
 
 export interface NodeFixture {
