@@ -1,6 +1,7 @@
 // RawNode: the application's handle on the Raft state machine, and the Ready/advance protocol.
 //
-// The host loop, written once for the daemon and the simulator (STYLE.md):
+// What a host must do with each Ready. The host loop itself is written once, in src/strong/host.ts, and both the
+// daemon and the simulator run it (STYLE.md, decision 0107):
 //
 //   for each input (tick, message, proposal, read):  call tick()/step()/propose()/readIndex()
 //   while hasReady():
