@@ -170,8 +170,6 @@ export const apiTokenBytesMin = 16
 export const auditLimitMax = 1000
 /** `limit` of a history request that gives none (the largest is historyLimitMax). */
 export const historyLimitDefault = 100
-/** Recently seen commit ids the node remembers to count each group commit once in its metrics. */
-export const metricsCommitIdsRemembered = 4096
 /** Cached label sets (route x method x status) of the request metrics; beyond it children are looked up each time. */
 export const metricsLabelSetsMax = 512
 /** The keys gauge lists the store; it reuses a count younger than this instead of listing on every scrape. */

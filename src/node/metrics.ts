@@ -1,6 +1,6 @@
 // Prometheus metrics of one node, in a registry of its own so several nodes can live in one process (tests).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { metricsCommitIdsRemembered, metricsLabelSetsMax } from '../limits.js'
+import { metricsLabelSetsMax } from '../limits.js'
 
 export interface MetricsSources {
   /** Live key count, or null when the store cannot say cheaply. */
@@ -26,7 +26,6 @@ export class NodeMetrics {
   readonly batchSize: Histogram
   readonly watchers: Gauge
   readonly replication: ReplicationMetrics
-  private readonly seenCommits = new Set<string>()
   /**
    * Labelled children by `route method status`, so the per-request path skips prom-client's label hashing. Routes
    * are patterns (a handful), methods and statuses few, so the map stays small; it is bounded all the same.
@@ -94,19 +93,5 @@ export class NodeMetrics {
   observeCommit (changes: number): void {
     this.commits.inc()
     this.batchSize.observe(changes)
-  }
-
-  /**
-   * Fallback when the store has no commit event: count each commit id once from write results. Concurrent writes
-   * in one group commit share an id, so remembering recent ids (bounded) avoids counting it per caller.
-   */
-  observeWriteResult (commit: string): void {
-    if (this.seenCommits.has(commit)) return
-    this.seenCommits.add(commit)
-    if (this.seenCommits.size > metricsCommitIdsRemembered) {
-      const oldest = this.seenCommits.values().next().value
-      if (oldest !== undefined) this.seenCommits.delete(oldest)
-    }
-    this.commits.inc()
   }
 }
