@@ -79,16 +79,15 @@ export type SubmitResult = ProposeResult | 'stopped' | 'full'
 
 export type HostState = 'new' | 'running' | 'stopped'
 
-/** Creates a host; nothing runs until start(). */
+/** Creates a host (INVALID_ARGUMENT for bad settings); nothing runs until start(). */
 export function createRaftHost (init: RaftHostInit): RaftHost {
-  return new RaftHost(validateInit(init))
+  return new RaftHost(init)
 }
 
-function validateInit (init: RaftHostInit): RaftHostInit {
+function validateInit (init: RaftHostInit): void {
   const { everyEntries, retainEntries } = init.compaction
   if (!Number.isSafeInteger(everyEntries) || everyEntries < 1) throw invalid('compaction.everyEntries must be a positive integer')
   if (!Number.isSafeInteger(retainEntries) || retainEntries < 0) throw invalid('compaction.retainEntries must be a non-negative integer')
-  return init
 }
 
 function invalid (message: string): GitConfigError {
@@ -110,6 +109,7 @@ export class RaftHost {
   private stopListening: () => void = () => {}
 
   constructor (private readonly init: RaftHostInit) {
+    validateInit(init)
     this.id = init.id
     this.hooks = init.hooks ?? {}
   }
@@ -143,13 +143,14 @@ export class RaftHost {
    * outcome is unknown here) and resolves once a loop run in flight has ended. Storage stays open: it is the caller's.
    */
   async stop (): Promise<void> {
-    if (this.current !== 'running') { this.current = 'stopped'; return }
+    if (this.current === 'running') {
+      this.node = null
+      this.stopTicking()
+      this.stopListening()
+      this.controller.abort()
+      this.pending.failAll(new GitConfigError('UNAVAILABLE', 'the Raft host stopped'))
+    }
     this.current = 'stopped'
-    this.node = null
-    this.stopTicking()
-    this.stopListening()
-    this.controller.abort()
-    this.pending.failAll(new GitConfigError('UNAVAILABLE', 'the Raft host stopped'))
     await this.running?.catch(() => {})
   }
 
