@@ -10,6 +10,7 @@
 // Loads come from bench/http-load.ts (autocannon) in its own process, latencies are timed here over node:http.
 // What is measured, in this order (gitconfig single node, gitconfig cluster, etcd cluster, etcd single member):
 // - sequential writes, one at a time, write i to node i mod 3 (one node for the single-node rows), distinct keys;
+//   then the same all on node 1 of the cluster (its peers only fast-forward: no merge waits in node 1's writer);
 // - writes/s with 64 connections dealt round-robin over the nodes, distinct keys;
 // - mixed: 16 background writers over all nodes while one client writes a key on node 1, one write at a time, and a
 //   watch on node 2 times each write's event (from just before the write);
@@ -150,6 +151,8 @@ interface PhaseCost {
   writeCommits: number
   mergeCommits: number
   seconds: number
+  /** Per node, pack files in its repository once heads were equal (each fetch adds one until maintenance repacks). */
+  packs: number[]
   /** Per node, the replicator's jobs that ended in the phase (--merge-timings). */
   jobs: MergeJob[][] | null
 }
@@ -248,6 +251,7 @@ class Cluster {
       writeCommits: commitsAfter.writes - commitsBefore.writes,
       mergeCommits: commitsAfter.merges - commitsBefore.merges,
       seconds,
+      packs: await Promise.all(this.nodes.map(async n => (await readdir(join(n.repo, 'objects', 'pack'))).filter(f => f.endsWith('.pack')).length)),
       jobs: this.opts.mergeTimings ? this.nodes.map((n, i) => mergeJobs(n.proc.output().stdout, before[i].epochMs, after[i].epochMs)) : null
     }
   }
@@ -255,6 +259,8 @@ class Cluster {
 
 interface Results {
   seq?: LoadResult
+  /** Sequential writes all on node 1 of the cluster. */
+  seqOne?: LoadResult
   post?: LoadResult
   watch?: WatchResult
   /** Writes/s of the mixed phase's background writers. */
@@ -273,13 +279,16 @@ interface Results {
 }
 
 /** The same build's node alone (no p2p): sequential writes only, the baseline of the cluster's. */
-async function benchSingleNode (base: string, opts: ClusterOptions): Promise<LoadResult> {
+async function benchSingleNode (base: string, opts: ClusterOptions): Promise<LoadResult & { cpuMsPerWrite: number }> {
   const single = new Cluster(join(base, 'single'), opts, {})
   try {
     await single.start(['solo'], false)
     const url = single.nodes[0].url
     await load({ url: `${url}/keys/bench/warm`, urls: [url], method: 'POST', body: value, connections, distinct: 'path' }, opts.warmupSeconds)
-    return await sequentialLatency(async i => { await postOk(`${url}/keys/bench/seq/${spreadKeySuffix(i)}`, value) }, opts.seqSeconds)
+    const cpuBefore = treeCpuSeconds(single.nodes[0].pid)
+    let writes = 0
+    const seq = await sequentialLatency(async i => { writes = i + 1; await postOk(`${url}/keys/bench/seq/${spreadKeySuffix(i)}`, value) }, opts.seqSeconds)
+    return { ...seq, cpuMsPerWrite: 1000 * (treeCpuSeconds(single.nodes[0].pid) - cpuBefore) / writes }
   } finally {
     await single.stop()
   }
@@ -315,6 +324,11 @@ async function benchGitconfigCluster (base: string, opts: ClusterOptions, log: (
 
     await measured('sequential', async () => {
       r.seq = await sequentialLatency(async i => { await postOk(`${cluster.nodes[i % 3].url}/keys/bench/seq/${spreadKeySuffix(i)}`, value) }, opts.seqSeconds)
+    })
+    // The same on node 1 alone: the others only fast-forward, so no merge ever waits in node 1's writer. Between
+    // this row and the single node's lies serving packs and gossip; between it and the round-robin row, the merges.
+    await measured('sequential, node 1 only', async () => {
+      r.seqOne = await sequentialLatency(async i => { await postOk(`${n1.url}/keys/bench/seq1/${spreadKeySuffix(i)}`, value) }, opts.seqSeconds)
     })
     r.settlePostMs = await measured('64 writers', async () => {
       r.post = await load({ url: '', urls: cluster.urls('/keys/bench/post'), method: 'POST', body: value, connections, distinct: 'path' }, opts.seconds)
@@ -425,6 +439,7 @@ function report (g: Results, single: LoadResult | undefined, e: Results | null, 
     [`writes/s, ${connections} clients round-robin over 3 nodes`, fmt(g.post?.rps), fmt(e?.post?.rps), `${x(postRatio)} etcd`, '>= 1x etcd', verdict(postRatio === undefined ? undefined : postRatio >= 1)],
     ['  per node', list(g.post?.perUrlRps, v => fmt(v)), list(e?.post?.perUrlRps, v => fmt(v)), '', '', ''],
     ['sequential write p50, round-robin over 3 nodes (ms)', fmt(g.seq?.p50Ms, 2), fmt(e?.seq?.p50Ms, 2), `${x(ratio(g.seq?.p50Ms, e?.seq?.p50Ms))} etcd`, '', ''],
+    ['sequential write p50, all on node 1 of the cluster (ms)', fmt(g.seqOne?.p50Ms, 2), '', '', '', ''],
     ['sequential write p50, single node (ms)', fmt(single?.p50Ms, 2), fmt(eSingle?.p50Ms, 2), '', '', ''],
     ['  cluster / single node', x(seqRatio), x(ratio(e?.seq?.p50Ms, eSingle?.p50Ms)), '', '<= 1.5x', verdict(seqRatio === undefined ? undefined : seqRatio <= 1.5)],
     ['  sequential p99: cluster, single (ms)', `${fmt(g.seq?.p99Ms, 1)}, ${fmt(single?.p99Ms, 1)}`, `${fmt(e?.seq?.p99Ms, 1)}, ${fmt(eSingle?.p99Ms, 1)}`, '', '', ''],
@@ -453,14 +468,14 @@ function costReport (costs: PhaseCost[]): string[] {
     out.push(`${c.name} (${c.seconds.toFixed(1)} s, load to equal heads): ${fmt(writes)} writes acked in ${fmt(c.writeCommits)} write commits ` +
       `(${fmt(writes / c.writeCommits, 1)} keys each), ${fmt(c.mergeCommits)} merge commits on main (${fmt(c.mergeCommits / c.writeCommits, 2)} per write commit); ` +
       `${fmt(fetches / received, 2)} fetches and ${fmt(sum(mergeJobs) / received, 2)} merge jobs per received write commit, ` +
-      `${fmt(sum(c.fetchBytes) / Math.max(fetches, 1) / 1024, 1)} KiB per pack`)
-    const rows = [['node', 'writes', 'commits made', 'heads in', 'fetches ok/failed', 'pack KiB', 'merges contained/ff/merged', 'CPU s node+git (node)', 'git processes']]
+      `${fmt(sum(c.fetchBytes) / Math.max(fetches, 1) / 1024, 1)} KiB per pack; ${fmt(1000 * sum(c.cpuTree) / writes)} ms of CPU per write (all nodes and their git)`)
+    const rows = [['node', 'writes', 'commits made', 'heads in', 'fetches ok/failed', 'pack KiB', 'packs after', 'merges contained/ff/merged', 'CPU s node+git (node)', 'git processes']]
     c.writesAcked.forEach((_, i) => {
       const git = c.git?.[i]
       const gitTotal = git === undefined ? 0 : sum([...git.values()])
       rows.push([
         `n${i + 1}`, fmt(c.writesAcked[i]), fmt(c.commitsMade[i]), fmt(c.headsReceived[i]), `${fmt(c.fetches[i])}/${fmt(c.fetchesFailed[i])}`,
-        fmt(c.fetchBytes[i] / 1024), `${fmt(c.merges[i].contained)}/${fmt(c.merges[i]['fast-forward'])}/${fmt(c.merges[i].merged)}`,
+        fmt(c.fetchBytes[i] / 1024), fmt(c.packs[i]), `${fmt(c.merges[i].contained)}/${fmt(c.merges[i]['fast-forward'])}/${fmt(c.merges[i].merged)}`,
         `${fmt(c.cpuTree[i], 1)} (${fmt(c.cpuSelf[i], 1)})`,
         git === undefined ? '-' : `${fmt(gitTotal)} (${fmt(gitTotal / Math.max(mergeJobs[i], 1), 1)}/merge job): ` + [...git].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
       ])
@@ -497,12 +512,12 @@ export async function benchCluster (opts: ClusterOptions): Promise<void> {
   const base = await mkdtemp(join(tmpdir(), 'gitconfig-bench-cluster-'))
   const startedMs = performance.now()
   try {
-    let single: LoadResult | undefined
+    let single: (LoadResult & { cpuMsPerWrite: number }) | undefined
     const diagnosis = opts.profileDir !== null || opts.countGit || opts.mergeTimings
     if (diagnosis) log('diagnosis run: etcd and the single node skipped; the nodes are slowed by what is recorded')
     if (!diagnosis) {
       single = await benchSingleNode(base, opts)
-      log(`gitconfig single node: sequential p50 ${fmt(single.p50Ms, 2)} ms, load ${load1()}`)
+      log(`gitconfig single node: sequential p50 ${fmt(single.p50Ms, 2)} ms, ${fmt(single.cpuMsPerWrite, 1)} ms of CPU per write (node and its git), load ${load1()}`)
     }
     const g = await benchGitconfigCluster(join(base, 'gitconfig'), opts, log)
     let e: Results | null = null
