@@ -3,13 +3,15 @@
 // The loop also restarts fast-import when it died (reading the real tip of main first) and every so often on
 // purpose, so the packs it keeps (.keep) are released for background repacking.
 import { createHash } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { GitConfigError } from '../errors.js'
 import { authorBytesMax, commitBatchChangesMax, writeQueueChangesMax } from '../limits.js'
 import { commitMessage, sanitizeAuthor } from './commit-message.js'
 import { encodeMeta, type KeyMeta } from './entry.js'
 import { FastImport, type BlobMark, type FileChange, type ParentedCommitRequest } from './fast-import.js'
 import { keyToTreeDir, metaFileName, valueFileName } from './keys.js'
-import { branchRef, formatFileName, formatVersion, readHead } from './repository.js'
+import { branchRef, finishInterruptedMainUpdate, formatFileName, formatVersion, readHead } from './repository.js'
 
 /** A fully specified change to one key (the `commitChanges` hook: set, delete, cas, rollback, expire, merge...). */
 export interface Change {
@@ -116,6 +118,8 @@ export class GroupCommitter {
   private commitsSinceMaintenance = 0
   private renewRequested = false
   private idleWaiters: Array<() => void> = []
+  /** The last fast-import killed, until the next one starts. */
+  private killed: FastImport | null = null
 
   constructor (
     private readonly gitDir: string,
@@ -194,7 +198,16 @@ export class GroupCommitter {
   }
 
   /** Kills fast-import (tests of the restart path). */
-  killFastImportForTest (): void { this.fastImport?.kill() }
+  killFastImportForTest (): void { this.killFastImport() }
+
+  /** Kills fast-import; the next start waits for it to be gone and repairs what it may have left (ensureFastImport). */
+  private killFastImport (): void {
+    const fi = this.fastImport
+    if (fi === null) return
+    fi.kill()
+    this.killed = fi
+    this.fastImport = null
+  }
 
   private takeBatch (): Group[] {
     const batch: Group[] = []
@@ -239,6 +252,7 @@ export class GroupCommitter {
       await fi.close()
     } catch {
       fi.kill()
+      this.killed = fi
       return // the next write starts one the careful way (ensureFastImport reads main first)
     }
     this.startFastImport()
@@ -250,8 +264,7 @@ export class GroupCommitter {
         return await op()
       } catch (err) {
         // The state of fast-import's branch is unknown now: start a fresh one (from the real tip) for the next write.
-        this.fastImport?.kill()
-        this.fastImport = null
+        this.killFastImport()
         throw err
       }
     }
@@ -299,8 +312,7 @@ export class GroupCommitter {
     // Later changes were decided (CAS, delete) against the failed ones, so none of them can stand either.
     const failed = [...batch, ...this.queue.splice(0)]
     this.queuedChanges = 0
-    this.fastImport?.kill()
-    this.fastImport = null
+    this.killFastImport()
     this.hooks.onFailed(failure)
     for (const g of failed) g.reject(failure)
   }
@@ -308,6 +320,15 @@ export class GroupCommitter {
   private async ensureFastImport (): Promise<FastImport> {
     if (this.fastImport !== null && this.fastImport.alive) return this.fastImport
     // Started lazily only at open and after a failure, when main may hold commits we never saw acknowledged.
+    const killed = this.killed ?? (this.fastImport !== null && !this.fastImport.alive ? this.fastImport : null)
+    if (killed !== null) {
+      // A fast-import killed inside a checkpoint may leave refs/heads/main.lock behind, which would refuse every
+      // later ref update: once it is gone, finish that update if it was complete, else drop the lock (as at open).
+      this.killed = null
+      await killed.close().catch(() => {})
+      await finishInterruptedMainUpdate(this.gitDir)
+      await rm(join(this.gitDir, branchRef + '.lock'), { force: true })
+    }
     const actual = await readHead(this.gitDir)
     if (actual !== this.head) {
       await this.hooks.onRestart(actual)
