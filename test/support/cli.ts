@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 
 const mainTs = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 const live = new Set<ChildProcess>()
+// A test file that ends without its `after` hook (a runner timeout, an uncaught error) still leaves no node behind.
+process.once('exit', () => { stopAll() })
 
 export interface CliResult {
   readonly code: number | null
