@@ -63,19 +63,16 @@ export async function gitOk (gitDir: string | null, args: readonly string[], inp
 
 /** Environment for git: no pager, no prompts, no user or system config leaking author names or hooks in. */
 export function gitEnv (): NodeJS.ProcessEnv {
-  // Built once: copying process.env for every git process was 2% of a replicating node's CPU (bench:cluster
-  // profiles). The environment a node starts with is the one its git processes get; callers never mutate it.
-  gitEnvCached ??= Object.freeze({
+  // Copied at every start, not cached: the environment of this process may change (tests put a git shim first on
+  // PATH), and spawn looks git up on the PATH it is given.
+  return {
     ...process.env,
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_TERMINAL_PROMPT: '0',
     GIT_PAGER: 'cat',
     LC_ALL: 'C'
-  })
-  return gitEnvCached
+  }
 }
-
-let gitEnvCached: NodeJS.ProcessEnv | undefined
 
 /**
  * Extra `-c` settings for the write path's `git fast-import` only. Level-0 zlib ("stored" deflate blocks): a commit
