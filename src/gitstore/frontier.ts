@@ -5,12 +5,17 @@
 import type { CatFile } from './cat-file.js'
 import { readCommitObject } from './commit-object.js'
 import { runGit } from './git-process.js'
-import { mergeCommitId, mergeCommitMeta } from './merge.js'
+import { mergeCommitId, mergeCommitMeta, type MergeParent } from './merge.js'
 import { transferFailed } from './pack-transfer.js'
 import { mergeFrontierWalkMax, mergeParentsMax } from '../limits.js'
 
 /** Frontiers of merge commits already walked (commits never change, so entries never go stale). */
 const frontierCacheMax = 1024
+
+/** Commits as merge parents: each with its author date, which the merge commit's metadata takes. */
+export async function mergeParents (catFile: CatFile, commits: readonly string[]): Promise<MergeParent[]> {
+  return await Promise.all(commits.map(async (commit) => ({ commit, authorTimeSec: (await readCommitObject(catFile, commit)).authorTimeSec })))
+}
 
 export class Frontiers {
   private readonly cache = new Map<string, readonly string[]>()
@@ -69,8 +74,7 @@ export class Frontiers {
   private async isCanonicalMergeOf (head: string, below: readonly string[]): Promise<boolean> {
     const c = await readCommitObject(this.catFile, head)
     if (c.parents.length !== below.length || c.parents.some((p, i) => p !== below[i])) return false
-    const parents = await Promise.all(c.parents.map(async (commit) => ({ commit, authorTimeSec: (await readCommitObject(this.catFile, commit)).authorTimeSec })))
-    return mergeCommitId(c.tree, mergeCommitMeta(...parents)) === head
+    return mergeCommitId(c.tree, mergeCommitMeta(...await mergeParents(this.catFile, c.parents))) === head
   }
 
   private remember (head: string, frontier: readonly string[]): void {

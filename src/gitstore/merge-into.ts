@@ -6,7 +6,7 @@ import type { CatFile } from './cat-file.js'
 import { commitDate } from './commit-message.js'
 import type { TreeEntry } from './entry.js'
 import { chainSince, readCommitObject, type CommitObject } from './commit-object.js'
-import type { Frontiers } from './frontier.js'
+import { mergeParents, type Frontiers } from './frontier.js'
 import { historyRowsOf, readChangeTrailers, type HistoryRow } from './foreign-history.js'
 import { blobOid, type Change, type ExclusiveWriter } from './group-commit.js'
 import type { CurrentEntry, IndexDb } from './index-db.js'
@@ -122,7 +122,7 @@ async function withDates (catFile: CatFile, joined: readonly string[]): Promise<
   if (joined.length > mergeParentsMax) {
     throw transferFailed('malformed', `a merge would join ${joined.length} write commits; the limit is ${mergeParentsMax}`)
   }
-  return await Promise.all(joined.map(async (commit) => ({ commit, authorTimeSec: (await readCommitObject(catFile, commit)).authorTimeSec })))
+  return await mergeParents(catFile, joined)
 }
 
 /**

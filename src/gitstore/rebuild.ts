@@ -5,6 +5,7 @@
 // peer's earlier commits are on the first-parent chain, and only the head's tree was validated by the merge; a key
 // that is readable in the head was rewritten by a later commit, which the walk indexes.
 import { commitDate } from './commit-message.js'
+import { readCommitObject } from './commit-object.js'
 import { decodeMeta } from './entry.js'
 import type { KeyMeta } from './entry.js'
 import { compareVersions } from './hlc.js'
@@ -61,10 +62,6 @@ function parseLog (text: string): ParsedCommit[] {
   return out
 }
 
-async function commitTimeSec (gitDir: string, commit: string): Promise<number> {
-  return Number((await gitOk(gitDir, ['show', '-s', '--format=%ct', commit])).toString('utf8').trim())
-}
-
 /** Indexes every commit on main after the indexed head; a full rebuild when the index cannot be continued. */
 export async function catchUpIndex (gitDir: string, catFile: CatFile, index: IndexDb, gitHead: string | null,
   keyBytesMax = keyBytesMaxDefault): Promise<CatchUpResult> {
@@ -91,7 +88,7 @@ export async function catchUpIndex (gitDir: string, catFile: CatFile, index: Ind
   const rows = await readChangeTrailers(gitDir, range, keyBytesMax)
   for (let i = 0; i < rows.length; i += rebuildHistoryRowsPerBatch) await index.writeHistory(rows.slice(i, i + rebuildHistoryRowsPerBatch))
   const out = sideways
-    ? Buffer.concat([Buffer.from(`\u001e${gitHead}\u001f${await commitTimeSec(gitDir, gitHead)}\u001fcatch up to ${gitHead}\n`),
+    ? Buffer.concat([Buffer.from(`\u001e${gitHead}\u001f${(await readCommitObject(catFile, gitHead)).committerTimeSec}\u001fcatch up to ${gitHead}\n`),
       await gitOk(gitDir, ['diff-tree', '-r', '--no-renames', '--no-abbrev', state.commit as string, gitHead, '--'])])
     : await gitOk(gitDir, ['log', '--first-parent', '--reverse', '--raw', '--no-renames', '--no-abbrev',
       '--diff-merges=first-parent', '--format=%x1e%H%x1f%ct%x1f%s', ...range, '--'])
